@@ -1,0 +1,8 @@
+// Package gitopstest holds test harnesses for driftless and for its embedders: NewCluster,
+// an in-memory Kubernetes API server whose server-side apply, managed fields, dry-run and
+// watch behave like the real one; StartControlPlane, a real kube-apiserver and etcd; and
+// NewRepo, a Git repository builder. Each hands a test what the production code takes: a
+// *rest.Config or a repository URL.
+//go:generate go run ./internal/genbuiltins zz_generated_builtins.go
+
+package gitopstest
