@@ -1,6 +1,7 @@
 package gitopstest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,7 +25,7 @@ import (
 // that advances one second per commit, so the same sequence of calls yields the same
 // commit IDs on every machine.
 type Repo struct {
-	t     testing.TB
+	t     fataler
 	dir   string
 	repo  *git.Repository
 	clock time.Time
@@ -32,6 +33,32 @@ type Repo struct {
 
 // repoAuthor is the author and committer of every commit NewRepo makes.
 var repoAuthor = object.Signature{Name: "driftless test", Email: "test@driftless.dev"}
+
+// fataler is the part of testing.TB a Repo uses, so programs can build repositories too.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// panicker is the fataler of repositories built outside tests: it panics.
+type panicker struct{}
+
+func (panicker) Helper() {}
+func (panicker) Fatalf(format string, args ...any) {
+	panic(fmt.Errorf(format, args...))
+}
+
+// NewRepoIn creates an empty repository (default branch "main") in dir, for programs
+// such as the quickstart. Its methods panic on error instead of failing a test.
+func NewRepoIn(dir string) (*Repo, error) {
+	r, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
+		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("init repository in %s: %w", dir, err)
+	}
+	return &Repo{t: panicker{}, dir: dir, repo: r, clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, nil
+}
 
 // NewRepo creates an empty repository (default branch "main") in a temporary directory
 // removed when the test ends.

@@ -1,0 +1,256 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// treeStats is what writing a tree produced.
+type treeStats struct {
+	digest string
+	files  int
+	bytes  int64
+	linked int      // files hard-linked from the base snapshot
+	man    manifest // what was written, for the next build's base
+}
+
+// writeGitTree writes the tree of commit into dst (which must not exist), leaving out
+// what .sourceignore and extra ignore, and returns the digest of what it kept. The
+// written files and directories are made read-only. Files unchanged since base (when
+// not nil) are hard-linked from it rather than written.
+func writeGitTree(ctx context.Context, commit *object.Commit, dst string, extra []string, base *linkBase) (treeStats, error) {
+	tree, err := commit.Tree()
+	if err != nil {
+		return treeStats{}, fmt.Errorf("read tree of %s: %w", commit.Hash, err)
+	}
+	var sourceIgnore []byte
+	if f, err := tree.File(SourceIgnoreFile); err == nil {
+		s, err := f.Contents()
+		if err != nil {
+			return treeStats{}, fmt.Errorf("read %s: %w", SourceIgnoreFile, err)
+		}
+		sourceIgnore = []byte(s)
+	} else if !errors.Is(err, object.ErrFileNotFound) {
+		return treeStats{}, fmt.Errorf("read %s: %w", SourceIgnoreFile, err)
+	}
+	w := &treeWriter{
+		ctx:    ctx,
+		ign:    newIgnorer(sourceIgnore, extra),
+		hasher: newContentHasher(),
+		buf:    make([]byte, 32<<10),
+		base:   base,
+		man:    manifest{},
+	}
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		return treeStats{}, err
+	}
+	if err := w.writeTree(tree, "", dst); err != nil {
+		return treeStats{}, err
+	}
+	if err := makeReadOnly(dst); err != nil {
+		return treeStats{}, err
+	}
+	return treeStats{digest: digestOf(w.entries), files: len(w.entries), bytes: w.bytes, linked: w.linked, man: w.man}, nil
+}
+
+type treeWriter struct {
+	ctx     context.Context
+	ign     ignorer
+	hasher  *contentHasher
+	buf     []byte
+	entries []digestEntry
+	bytes   int64
+	base    *linkBase
+	man     manifest
+	linked  int
+}
+
+// link hard-links p from the base snapshot when the base has the same blob with the
+// same mode there. It reports whether it did.
+func (w *treeWriter) link(e object.TreeEntry, p, mode, full string) bool {
+	if w.base == nil {
+		return false
+	}
+	old, ok := w.base.files[p]
+	if !ok || old.blob != e.Hash.String() || old.mode != mode || mode == modeSymlink {
+		return false
+	}
+	if err := os.Link(filepath.Join(w.base.tree, filepath.FromSlash(p)), full); err != nil {
+		return false // evicted meanwhile, or links unsupported: write it
+	}
+	w.entries = append(w.entries, digestEntry{path: p, mode: mode, sum: old.sum})
+	w.man[p] = old
+	w.bytes += old.size
+	w.linked++
+	return true
+}
+
+func (w *treeWriter) writeTree(t *object.Tree, rel, dir string) error {
+	for _, e := range t.Entries {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		if err := checkEntryName(e.Name); err != nil {
+			return fmt.Errorf("tree entry %q under %q: %w", e.Name, rel, err)
+		}
+		p := e.Name
+		if rel != "" {
+			p = rel + "/" + e.Name
+		}
+		full := filepath.Join(dir, e.Name)
+		switch e.Mode {
+		case filemode.Dir:
+			if w.ign.ignored(p, true) {
+				continue
+			}
+			sub, err := t.Tree(e.Name)
+			if err != nil {
+				return fmt.Errorf("read tree %s: %w", p, err)
+			}
+			if err := os.Mkdir(full, 0o755); err != nil {
+				return err
+			}
+			if err := w.writeTree(sub, p, full); err != nil {
+				return err
+			}
+		case filemode.Submodule:
+			// A gitlink names a commit of another repository: not content of this one.
+			continue
+		case filemode.Regular, filemode.Deprecated, filemode.Executable, filemode.Symlink:
+			if w.ign.ignored(p, false) {
+				continue
+			}
+			if err := w.writeBlob(t, e, p, full); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("tree entry %s: unsupported mode %s", p, e.Mode)
+		}
+	}
+	return nil
+}
+
+func (w *treeWriter) writeBlob(t *object.Tree, e object.TreeEntry, p, full string) error {
+	mode := modeRegular
+	switch e.Mode {
+	case filemode.Executable:
+		mode = modeExecutable
+	case filemode.Symlink:
+		mode = modeSymlink
+	}
+	if w.link(e, p, mode, full) {
+		return nil
+	}
+	f, err := t.TreeEntryFile(&e)
+	if err != nil {
+		return fmt.Errorf("read blob %s: %w", p, err)
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return fmt.Errorf("read blob %s: %w", p, err)
+	}
+	defer func() { _ = r.Close() }()
+	entry := digestEntry{path: p, mode: modeRegular}
+	if e.Mode == filemode.Symlink {
+		entry.mode = modeSymlink
+		target, err := io.ReadAll(io.LimitReader(r, 4096))
+		if err != nil {
+			return fmt.Errorf("read symlink %s: %w", p, err)
+		}
+		entry.sum, _, _ = w.hasher.copy(nil, strings.NewReader(string(target)), w.buf)
+		if err := os.Symlink(string(target), full); err != nil {
+			return err
+		}
+		w.entries = append(w.entries, entry)
+		w.man[p] = manifestEntry{mode: modeSymlink, blob: e.Hash.String(), sum: entry.sum, size: int64(len(target))}
+		return nil
+	}
+	perm := fs.FileMode(0o644)
+	if e.Mode == filemode.Executable {
+		entry.mode, perm = modeExecutable, 0o755
+	}
+	out, err := os.OpenFile(full, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	sum, n, err := w.hasher.copy(out, r, w.buf)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	entry.sum = sum
+	w.entries = append(w.entries, entry)
+	w.man[p] = manifestEntry{mode: entry.mode, blob: e.Hash.String(), sum: sum, size: n}
+	w.bytes += n
+	return nil
+}
+
+// checkEntryName refuses names that would escape or confuse the tree on disk.
+func checkEntryName(name string) error {
+	switch {
+	case name == "", name == ".", name == "..":
+		return errors.New("invalid name")
+	case strings.ContainsAny(name, "/\\\x00"):
+		return errors.New("name contains a path separator")
+	case strings.EqualFold(name, ".git"):
+		return errors.New(".git is not allowed in a tree")
+	case path.Clean(name) != name:
+		return errors.New("name is not clean")
+	}
+	return nil
+}
+
+// makeReadOnly removes the write bits from every file and directory under root
+// (directories last, so the walk can still list them). Symlinks are left alone.
+func makeReadOnly(root string) error {
+	var dirs []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			dirs = append(dirs, p)
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return os.Chmod(p, info.Mode().Perm()&^0o222)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := os.Chmod(dirs[i], 0o555); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeTree deletes a tree makeReadOnly protected (write bits are restored on the
+// directories first, which a non-root user needs to unlink their entries).
+func removeTree(root string) error {
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	return os.RemoveAll(root)
+}
