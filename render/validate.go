@@ -1,0 +1,172 @@
+package render
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+)
+
+// ValidationError lists the problems found in the rendered objects: a missing
+// apiVersion, kind or metadata.name, or two objects with the same identity (API
+// group, kind, namespace, name: the API server would treat them as one object).
+// Objects are named with the file they came from when kustomize can tell.
+type ValidationError struct {
+	// Path is the rendered path, relative to the root.
+	Path string
+	// Problems are the individual findings, in output order.
+	Problems []ObjectProblem
+}
+
+// ObjectProblem is one finding of a ValidationError.
+type ObjectProblem struct {
+	// Index is the object's position in the output; Other is the position of the
+	// first object with the same identity, for duplicates (else -1).
+	Index, Other int
+	// Object names the object (apiVersion kind namespace/name).
+	Object string
+	// Source and OtherSource are the files the objects came from, when known.
+	Source, OtherSource string
+	// Reason says what is wrong.
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "render %s: invalid output:", e.Path)
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+func (p ObjectProblem) String() string {
+	s := p.Object
+	if p.Source != "" {
+		s += " (from " + p.Source + ")"
+	}
+	s += ": " + p.Reason
+	if p.Other >= 0 && p.OtherSource != "" {
+		s += " (from " + p.OtherSource + ")"
+	}
+	return s
+}
+
+// validate checks every object has an apiVersion, a kind and a name, and that no two
+// objects share an identity.
+func validate(resources []*resource.Resource) error {
+	var problems []ObjectProblem
+	seen := make(map[string]int, len(resources))
+	for i, res := range resources {
+		obj := fmt.Sprintf("object #%d %s", i+1, strings.TrimSpace(res.GetApiVersion()+" "+describe(res)))
+		var missing []string
+		if res.GetApiVersion() == "" {
+			missing = append(missing, "apiVersion")
+		}
+		if res.GetKind() == "" {
+			missing = append(missing, "kind")
+		}
+		if res.GetName() == "" {
+			missing = append(missing, "metadata.name")
+		}
+		if len(missing) > 0 {
+			problems = append(problems, ObjectProblem{Index: i, Other: -1, Object: obj,
+				Reason: "missing " + strings.Join(missing, ", ")})
+			continue
+		}
+		key := identity(res)
+		if first, dup := seen[key]; dup {
+			problems = append(problems, ObjectProblem{Index: i, Other: first, Object: obj,
+				Reason: fmt.Sprintf("duplicate of object #%d %s %s", first+1, resources[first].GetApiVersion(), describe(resources[first]))})
+			continue
+		}
+		seen[key] = i
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: problems}
+}
+
+// identity is what the API server keys an object by: group, kind, namespace, name
+// (the version is only a representation).
+func identity(res *resource.Resource) string {
+	group := res.GetApiVersion()
+	if i := strings.LastIndexByte(group, '/'); i >= 0 {
+		group = group[:i]
+	} else {
+		group = ""
+	}
+	return group + "\x00" + res.GetKind() + "\x00" + res.GetNamespace() + "\x00" + res.GetName()
+}
+
+// addSources fills in the source files of the objects in the problems.
+func (e *ValidationError) addSources(sources []string) {
+	for i := range e.Problems {
+		p := &e.Problems[i]
+		if p.Index < len(sources) {
+			p.Source = sources[p.Index]
+		}
+		if p.Other >= 0 && p.Other < len(sources) {
+			p.OtherSource = sources[p.Other]
+		}
+	}
+}
+
+// origins builds again with kustomize's origin annotations on (only when validation
+// failed, so ordinary builds pay nothing) and returns, per output object, the file it
+// came from. It returns nil when that build fails.
+func (r *Renderer) origins(s *sandboxFS, rel string, opts Options, exclusive bool) []string {
+	kfile := ""
+	var data []byte
+	for _, n := range kustomizationFileNames {
+		f := joinRel(rel, n)
+		if d, err := s.readFile(f); err == nil {
+			kfile, data = f, d
+			break
+		}
+	}
+	if kfile == "" {
+		return nil
+	}
+	var k map[string]any
+	if err := yaml.Unmarshal(data, &k); err != nil || k == nil {
+		return nil
+	}
+	meta, _ := k["buildMetadata"].([]any)
+	k["buildMetadata"] = append(meta, types.OriginAnnotations)
+	augmented, err := yaml.Marshal(k)
+	if err != nil {
+		return nil
+	}
+	if s.virtual == nil {
+		s.virtual = map[string][]byte{}
+	}
+	s.virtual[kfile] = augmented
+	s.rec = nil
+	m, err := r.kustomize(s, rel, opts, exclusive)
+	if err != nil {
+		return nil
+	}
+	resources := m.Resources()
+	out := make([]string, len(resources))
+	for i, res := range resources {
+		o, err := res.GetOrigin()
+		if err != nil || o == nil {
+			continue
+		}
+		switch {
+		case o.Path != "" && o.Repo != "":
+			out[i] = fmt.Sprintf("%s at %s, %s", o.Path, o.Repo, o.Ref)
+		case o.Path != "":
+			out[i] = path.Clean(path.Join(rel, o.Path))
+		case o.ConfiguredIn != "":
+			out[i] = fmt.Sprintf("%s generated by %s", path.Clean(path.Join(rel, o.ConfiguredIn)), o.ConfiguredBy.Kind)
+		}
+	}
+	return out
+}
