@@ -370,3 +370,26 @@ func caseWatchResume(t *testing.T, b *backend) {
 		assert.Equal(t, want, ev.Object.(*unstructured.Unstructured).Object["data"].(map[string]any)["a"])
 	}
 }
+
+func caseSecretStringData(t *testing.T, b *backend) {
+	s := Object(t, fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":%q},"stringData":{"password":"hunter2"}}`, b.ns))
+	live := b.Apply(t, s, "alice", false)
+	assert.Equal(t, map[string]any{"password": "aHVudGVyMg=="}, live.Object["data"], "stringData is folded into data")
+	_, found := live.Object["stringData"]
+	assert.False(t, found, "stringData is never stored")
+	assert.True(t, owns(t, live, "alice", "f:stringData", "f:password"), "the applier owns what it sent: stringData")
+	assert.False(t, owns(t, live, "alice", "f:data"))
+	again := b.Apply(t, s, "alice", false)
+	assert.Equal(t, live.GetResourceVersion(), again.GetResourceVersion(), "re-applying the same stringData is a no-op")
+}
+
+func caseEmptyMetadataMaps(t *testing.T, b *backend) {
+	c := cm(b.ns, "c", map[string]any{"a": "1"})
+	c.Object["metadata"].(map[string]any)["labels"] = map[string]any{}
+	c.Object["metadata"].(map[string]any)["annotations"] = map[string]any{}
+	live := b.Apply(t, c, "alice", false)
+	_, hasLabels := live.Object["metadata"].(map[string]any)["labels"]
+	_, hasAnn := live.Object["metadata"].(map[string]any)["annotations"]
+	assert.False(t, hasLabels, "empty labels are not stored")
+	assert.False(t, hasAnn, "empty annotations are not stored")
+}

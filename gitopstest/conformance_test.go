@@ -85,6 +85,8 @@ var conformanceCases = []struct {
 	{"custom-resource-list-map-keys", caseCRListMapKeys},
 	{"custom-resource-status-subresource", caseCRStatus},
 	{"cluster-scoped-object", caseClusterScoped},
+	{"secret-stringdata-folded-into-data", caseSecretStringData},
+	{"empty-metadata-maps-dropped", caseEmptyMetadataMaps},
 	{"builtin-defaulting", caseDefaulting},
 	{"owner-garbage-collection", caseGarbageCollection},
 	{"namespace-deletion", caseNamespaceDeletion},

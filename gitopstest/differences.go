@@ -12,8 +12,11 @@ type KnownDifference struct {
 // plane as hack/testenv.sh runs it (kube-apiserver + etcd, no controller manager).
 func KnownDifferences() []KnownDifference {
 	return []KnownDifference{
-		{"no-builtin-defaulting", "Built-in kinds are not defaulted: a Deployment applied without spec.strategy, a container without " +
-			"imagePullPolicy or terminationMessagePath, a Service without sessionAffinity keep those fields absent. " +
+		{"no-builtin-defaulting", "Built-in kinds are not defaulted, nor round-tripped through their Go types: a Deployment applied " +
+			"without spec.strategy, a container without imagePullPolicy, terminationMessagePath or resources, a Service without " +
+			"sessionAffinity keep those fields absent (a real server adds them, with empty structs such as resources: {}). " +
+			"Metadata is canonicalized as on a real server (empty labels/annotations dropped) and a Secret's stringData is " +
+			"folded into data. " +
 			"(The defaulting functions live in k8s.io/kubernetes, which the fake does not import.) Custom resources ARE " +
 			"defaulted and pruned from their CRD's structural schema, as on a real server."},
 		{"minimal-builtin-validation", "Built-in kinds get only generic validation (name format, namespace rules, kind/apiVersion match) " +
@@ -31,6 +34,7 @@ func KnownDifferences() []KnownDifference {
 			"(client-go's) and the CRD's own schema."},
 		{"immediate-crd-establishment", "A CRD is NamesAccepted and Established in the same write that creates it; a real server " +
 			"sets those conditions a moment later, so real clients wait for them."},
+		{"no-scale-subresource", "The scale subresource (/scale) is not served; status is the only subresource."},
 		{"delete-response", "DELETE always answers with a Status object, never with the deleted object (real Pods return the object)."},
 	}
 }

@@ -1,6 +1,7 @@
 package gitopstest
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -155,6 +156,9 @@ func (s *APIServer) createLocked(req request, obj map[string]any, opts writeOpti
 		return nil, applyError(rt, u.GetName(), err)
 	}
 	created := out.(*unstructured.Unstructured)
+	if err := canonicalize(rt, created.Object); err != nil {
+		return nil, invalid(rt, created.GetName(), field.Invalid(field.NewPath("metadata"), "", err.Error()))
+	}
 	created.SetUID(uuid.NewUUID())
 	created.SetCreationTimestamp(s.now())
 	if rt.generation {
@@ -252,6 +256,9 @@ func (s *APIServer) commitLocked(req request, old, next map[string]any, opts wri
 			return nil, err
 		}
 	}
+	if err := canonicalize(rt, nu.Object); err != nil {
+		return nil, invalid(rt, nu.GetName(), field.Invalid(field.NewPath("metadata"), "", err.Error()))
+	}
 	nu.SetUID(oldU.GetUID())
 	nu.SetCreationTimestamp(oldU.GetCreationTimestamp())
 	nu.SetDeletionTimestamp(oldU.GetDeletionTimestamp())
@@ -293,6 +300,41 @@ func (s *APIServer) commitLocked(req request, old, next map[string]any, opts wri
 	}
 	s.store.put(rt.gvr(), nu.GetNamespace(), nu.GetName(), nu.Object, watch.Modified)
 	return runtime.DeepCopyJSON(nu.Object), nil
+}
+
+// canonicalize does what the real server's round trip through Go types does to every
+// object: metadata is re-encoded from ObjectMeta (empty maps and lists dropped), and a
+// Secret's stringData is folded into data.
+func canonicalize(rt *resourceType, obj map[string]any) error {
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		var om metav1.ObjectMeta
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(md, &om); err != nil {
+			return err
+		}
+		back, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&om)
+		if err != nil {
+			return err
+		}
+		delete(back, "creationTimestamp") // set by the server, never null
+		if ts, ok := md["creationTimestamp"]; ok && ts != nil {
+			back["creationTimestamp"] = ts
+		}
+		obj["metadata"] = back
+	}
+	if rt.gvk.Group == "" && rt.gvk.Kind == "Secret" {
+		if sd, ok := obj["stringData"].(map[string]any); ok {
+			data, _ := obj["data"].(map[string]any)
+			if data == nil {
+				data = map[string]any{}
+			}
+			for k, v := range sd {
+				data[k] = base64.StdEncoding.EncodeToString([]byte(fmt.Sprint(v)))
+			}
+			obj["data"] = data
+		}
+		delete(obj, "stringData")
+	}
+	return nil
 }
 
 // specOf is what generation tracks: everything but metadata, and but status when status
