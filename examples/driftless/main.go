@@ -27,7 +27,7 @@ type command struct {
 
 // commands lists the subcommands; each lives in its own cmd_<name>.go file.
 func commands() []command {
-	return []command{renderCommand(), fetchCommand()}
+	return []command{renderCommand(), fetchCommand(), syncCommand(), diffCommand()}
 }
 
 func main() {
