@@ -2,18 +2,29 @@
 SHELL := /bin/bash
 export GOTOOLCHAIN := local
 
-.PHONY: test testenv vet fmt
+.PHONY: test testenv tools vet
 
-# Builds the control plane when missing (one time per machine, ~10 min cold), then runs
-# every test with the race detector; control-plane tests fail instead of skipping.
-test: testenv
+# Builds the control plane and the reference CLIs when missing (one time per machine),
+# then runs every test with the race detector; tests that need the control plane or a
+# reference CLI fail instead of skipping.
+test: testenv tools
 	KUBEBUILDER_ASSETS="$$(hack/testenv.sh)" \
+	DRIFTLESS_KUSTOMIZE="$$(hack/kustomize.sh)" \
+	DRIFTLESS_SOPS="$$(hack/sops.sh)" \
 	DRIFTLESS_REQUIRE_CONTROL_PLANE=1 \
-	go test -race -timeout 20m ./...
+	DRIFTLESS_REQUIRE_TOOLS=1 \
+	go test -race -timeout 30m ./...
+
+# Builds the reference CLIs the golden tests compare against (kustomize v5.8.2, ~1 min;
+# sops v3.13.3, ~8 min) into ~/.cache/driftless/tools/ when missing.
+tools:
+	hack/kustomize.sh >/dev/null
+	hack/sops.sh >/dev/null
 
 # Builds kube-apiserver and etcd into ~/.cache/driftless/testenv/ when missing.
 testenv:
 	hack/testenv.sh
+	hack/testenv-workloads.sh
 
 vet:
 	go vet ./...

@@ -17,12 +17,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/driftless-dev/driftless/apply"
+	"github.com/driftless-dev/driftless/gitops"
 	"github.com/driftless-dev/driftless/render"
 )
 
 // syncCommand is `driftless sync --kubeconfig K [--prune] [--dry-run] [--force]
 // [--namespace NS] [--root DIR] PATH`: it renders PATH like `driftless render`, applies
-// the objects in plan order with server-side apply, and prints the ChangeSet.
+// the objects in plan order with server-side apply, and prints the ChangeSet. With
+// `--app app.yaml` it syncs Applications instead (fetching their repository).
 func syncCommand() command {
 	return command{
 		name:    "sync",
@@ -56,6 +58,8 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	concurrency := fs.Int("concurrency", apply.DefaultConcurrency, "objects applied at once within a kind group")
 	showPlan := fs.Bool("plan", false, "print the plan (waves in order) before syncing")
 	timeout := fs.Duration("timeout", 10*time.Minute, "bound for the whole sync")
+	appFile := fs.String("app", "", "sync the Application(s) in this YAML file (Argo CD format: source repo, path, revision, destination) instead of PATH")
+	projectFile := fs.String("project", "", "with --app: the AppProject YAML the Applications name (default: the permissive default project)")
 
 	positional, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -64,12 +68,24 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	if len(positional) != 1 {
-		fs.Usage()
-		return 2
-	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "driftless sync: %v\n", err)
+		return 2
+	}
+	if *appFile != "" && len(positional) == 0 {
+		cfg, err := loadKubeconfig(*kubeconfig, *kubeContext)
+		if err != nil {
+			return fail(err)
+		}
+		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		if err := syncApplications(ctx, cfg, *appFile, *projectFile, gitops.SyncRequest{Prune: *prune, DryRun: *dryRun}, stdout); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
+	if len(positional) != 1 || *appFile != "" {
+		fs.Usage()
 		return 2
 	}
 

@@ -3,6 +3,9 @@
 //
 //	driftless fetch URL [--ref REF]
 //	driftless render [--root DIR] PATH
+//	driftless diff --kubeconfig K [--root DIR] PATH
+//	driftless sync --kubeconfig K [--prune] [--dry-run] [--force] [--namespace NS] [--root DIR] PATH
+//	driftless sync --kubeconfig K --app app.yaml [--project project.yaml] [--prune] [--dry-run]
 //
 // Exit status: 0 on success, 2 on error (diff also uses 1 for "drift found").
 package main
