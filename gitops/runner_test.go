@@ -59,13 +59,17 @@ func TestRunnerConvergesHealsAndRefreshes(t *testing.T) {
 	_, err := e.cluster.Dynamic.Resource(deployGVR).Namespace(e.ns+"-oslo").Patch(context.Background(), "payment-service",
 		types.MergePatchType, []byte(`{"spec":{"replicas":2}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"})
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return log.find("argocd/payment-service-oslo", TriggerDrift, func(r *Result) bool { return r.SyncRan }) }, 20*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return log.find("argocd/payment-service-oslo", TriggerDrift, func(r *Result) bool { return r.SyncRan })
+	}, 20*time.Second, 20*time.Millisecond)
 	assert.Equal(t, int64(5), e.replicas(t, "oslo"))
 
 	// A webhook refresh reconciles at once; nothing changed, so it is a cached no-op.
 	assert.True(t, rn.Refresh("argocd/payment-service-bergen"))
 	assert.False(t, rn.Refresh("argocd/unknown"))
-	require.Eventually(t, func() bool { return log.find("argocd/payment-service-bergen", TriggerWebhook, func(r *Result) bool { return r.Cached }) }, 20*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return log.find("argocd/payment-service-bergen", TriggerWebhook, func(r *Result) bool { return r.Cached })
+	}, 20*time.Second, 20*time.Millisecond)
 
 	cancel()
 	select {
