@@ -11,10 +11,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/driftless-dev/driftless/internal/fieldmanager"
 )
 
 // The prediction runs apimachinery's managedfields.FieldManager, the code the API
@@ -45,13 +45,11 @@ func (c *fieldManagers) get(gvk schema.GroupVersionKind, tc managedfields.TypeCo
 	if e := c.fms[gvk]; e != nil && sameConverter(e.tc, tc) {
 		return e.fm, nil
 	}
-	gv := gvk.GroupVersion()
-	reset := map[fieldpath.APIVersion]fieldpath.Filter{
-		fieldpath.APIVersion(gv.String()): fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status"))),
-	}
-	fm, err := managedfields.NewDefaultCRDFieldManager(tc, sameVersionConverter{}, noDefaults{}, unstructuredCreater{}, gvk, gv, "", reset)
+	// Defaults are applied after the merge by the Differ (schema defaults for custom
+	// resources, builtinDefaults for built-ins), so the FieldManager gets none.
+	fm, err := fieldmanager.New(tc, gvk, "", []string{"status"}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("field manager for %s: %w", gvk, err)
+		return nil, err
 	}
 	c.fms[gvk] = &fmEntry{tc: tc, fm: fm}
 	return fm, nil
@@ -114,43 +112,3 @@ func applyConfig(desired *unstructured.Unstructured) *unstructured.Unstructured 
 	}
 	return cfg
 }
-
-// sameVersionConverter is the object converter of a kind stored in the version it is
-// applied in: "converting" relabels the apiVersion.
-type sameVersionConverter struct{}
-
-func (sameVersionConverter) Convert(in, out, _ any) error {
-	src, ok1 := in.(*unstructured.Unstructured)
-	dst, ok2 := out.(*unstructured.Unstructured)
-	if !ok1 || !ok2 {
-		return fmt.Errorf("cannot convert %T to %T", in, out)
-	}
-	dst.Object = runtime.DeepCopyJSON(src.Object)
-	return nil
-}
-
-func (sameVersionConverter) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {
-	kind := in.GetObjectKind().GroupVersionKind()
-	if target, ok := gv.KindForGroupVersionKinds([]schema.GroupVersionKind{kind}); ok {
-		in.GetObjectKind().SetGroupVersionKind(target)
-	}
-	return in, nil
-}
-
-func (sameVersionConverter) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
-	return label, value, nil
-}
-
-type unstructuredCreater struct{}
-
-func (unstructuredCreater) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	return u, nil
-}
-
-// noDefaults is the FieldManager's defaulter: defaults are applied after the merge by
-// the Differ (schema defaults for custom resources, builtinDefaults for built-ins).
-type noDefaults struct{}
-
-func (noDefaults) Default(runtime.Object) {}

@@ -6,16 +6,12 @@ import (
 	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apiextensions-apiserver/pkg/controller/openapi/builder"
-	generatedopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	"k8s.io/kube-openapi/pkg/common"
-	"k8s.io/kube-openapi/pkg/spec3"
-	"k8s.io/kube-openapi/pkg/util"
-	"k8s.io/kube-openapi/pkg/validation/spec"
+
+	"github.com/driftless-dev/driftless/internal/fieldmanager"
 )
 
 // CRDSchemas is a SchemaSource built from CustomResourceDefinition objects rather than
@@ -120,43 +116,14 @@ func toCRD(obj runtime.Object) (*apiextensionsv1.CustomResourceDefinition, error
 	}
 }
 
-// metaDefinitions are the apimachinery definitions (ObjectMeta and friends) a CRD's
-// OpenAPI refers to. Immutable once built.
-var metaDefinitions = sync.OnceValue(func() map[string]*spec.Schema {
-	out := map[string]*spec.Schema{}
-	ref := func(path string) spec.Ref {
-		return spec.MustCreateRef("#/components/schemas/" + util.ToRESTFriendlyName(path))
-	}
-	for name, def := range generatedopenapi.GetOpenAPIDefinitions(common.ReferenceCallback(ref)) {
-		s := def.Schema
-		out[util.ToRESTFriendlyName(name)] = &s
-	}
-	return out
-})
-
 // crdKinds builds, for each served version of crd, the type converter and defaulter the
 // API server derives from the same schema.
 func crdKinds(crd *apiextensionsv1.CustomResourceDefinition) (map[schema.GroupVersionKind]*kindSchema, error) {
-	specs := []*spec3.OpenAPI{{Version: "3.0.0", Components: &spec3.Components{Schemas: metaDefinitions()}}}
-	for _, v := range crd.Spec.Versions {
-		if !v.Served {
-			continue
-		}
-		s, err := builder.BuildOpenAPIV3(crd, v.Name, builder.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("diff: CustomResourceDefinition %s version %s: build OpenAPI: %w", crd.Name, v.Name, err)
-		}
-		specs = append(specs, s)
-	}
-	merged, err := builder.MergeSpecsV3(specs...)
+	models, tc, err := fieldmanager.CRDModels(crd)
 	if err != nil {
-		return nil, fmt.Errorf("diff: CustomResourceDefinition %s: merge OpenAPI: %w", crd.Name, err)
+		return nil, fmt.Errorf("diff: %w", err)
 	}
-	tc, err := managedfields.NewTypeConverter(merged.Components.Schemas, crd.Spec.PreserveUnknownFields)
-	if err != nil {
-		return nil, fmt.Errorf("diff: CustomResourceDefinition %s: build type converter: %w", crd.Name, err)
-	}
-	roots := indexKinds(merged.Components.Schemas)
+	roots := indexKinds(models)
 	out := map[schema.GroupVersionKind]*kindSchema{}
 	for _, v := range crd.Spec.Versions {
 		if !v.Served {

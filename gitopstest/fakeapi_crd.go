@@ -9,16 +9,11 @@ import (
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
-	"k8s.io/apiextensions-apiserver/pkg/controller/openapi/builder"
-	generatedopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/managedfields"
-	"k8s.io/kube-openapi/pkg/common"
-	"k8s.io/kube-openapi/pkg/spec3"
-	"k8s.io/kube-openapi/pkg/util"
-	"k8s.io/kube-openapi/pkg/validation/spec"
+
+	"github.com/driftless-dev/driftless/internal/fieldmanager"
 )
 
 var crdGVR = apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")
@@ -52,21 +47,20 @@ func crdResourceTypes(obj map[string]any) ([]*resourceType, error) {
 	if err := validateCRD(crd); err != nil {
 		return nil, err
 	}
-	models, err := crdOpenAPIModels(crd)
+	// The type converter the real server builds from the CRD's schema (the diff package
+	// builds it the same way).
+	_, converter, err := fieldmanager.CRDModels(crd)
 	if err != nil {
-		return nil, fmt.Errorf("CustomResourceDefinition %s: build schema: %w", crd.Name, err)
-	}
-	converter, err := managedfields.NewTypeConverter(models, crd.Spec.PreserveUnknownFields)
-	if err != nil {
-		return nil, fmt.Errorf("CustomResourceDefinition %s: build type converter: %w", crd.Name, err)
+		return nil, err
 	}
 	var out []*resourceType
 	for _, v := range crd.Spec.Versions {
 		if !v.Served {
 			continue
 		}
+		gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: v.Name, Kind: crd.Spec.Names.Kind}
 		rt := &resourceType{
-			gvk:        schema.GroupVersionKind{Group: crd.Spec.Group, Version: v.Name, Kind: crd.Spec.Names.Kind},
+			gvk:        gvk,
 			resource:   crd.Spec.Names.Plural,
 			listKind:   crd.Spec.Names.ListKind,
 			namespaced: crd.Spec.Scope == apiextensionsv1.NamespaceScoped,
@@ -131,33 +125,6 @@ func validateCRD(crd *apiextensionsv1.CustomResourceDefinition) error {
 		return fmt.Errorf("CustomResourceDefinition.apiextensions.k8s.io %q is invalid: %s", crd.Name, strings.Join(problems, ", "))
 	}
 	return nil
-}
-
-// crdOpenAPIModels builds the OpenAPI models the real server feeds its type converter
-// for a CRD: the CRD builder's output for each version merged over the static
-// definitions it references (ObjectMeta and friends).
-func crdOpenAPIModels(crd *apiextensionsv1.CustomResourceDefinition) (map[string]*spec.Schema, error) {
-	static := map[string]*spec.Schema{}
-	ref := func(path string) spec.Ref {
-		return spec.MustCreateRef("#/components/schemas/" + util.ToRESTFriendlyName(path))
-	}
-	for name, def := range generatedopenapi.GetOpenAPIDefinitions(common.ReferenceCallback(ref)) {
-		s := def.Schema
-		static[util.ToRESTFriendlyName(name)] = &s
-	}
-	specs := []*spec3.OpenAPI{{Version: "3.0.0", Components: &spec3.Components{Schemas: static}}}
-	for _, v := range crd.Spec.Versions {
-		s, err := builder.BuildOpenAPIV3(crd, v.Name, builder.Options{})
-		if err != nil {
-			return nil, err
-		}
-		specs = append(specs, s)
-	}
-	merged, err := builder.MergeSpecsV3(specs...)
-	if err != nil {
-		return nil, err
-	}
-	return merged.Components.Schemas, nil
 }
 
 // crdStatus is what the real server's CRD controllers write: names accepted and the

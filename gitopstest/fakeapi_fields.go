@@ -11,7 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/driftless-dev/driftless/internal/fieldmanager"
 )
 
 // newFakeScheme knows every built-in type client-go knows plus CustomResourceDefinition;
@@ -87,60 +88,23 @@ var generationKinds = map[schema.GroupKind]bool{
 	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicyBinding"}: true,
 }
 
-// newFieldManager builds the FieldManager for one kind and subresource. Status is a
-// reset field of the main resource (and the rest of the object of /status) when the kind
-// has a status subresource, as the real registry strategies declare.
+// newFieldManager builds the FieldManager for one kind and subresource with the same
+// constructor the diff package predicts with (internal/fieldmanager). Status is a reset field of the main
+// resource (and spec one of /status) when the kind has a status subresource, as the
+// real registry strategies declare.
 func newFieldManager(rt *resourceType, subresource string) (*managedfields.FieldManager, error) {
-	var reset map[fieldpath.APIVersion]fieldpath.Filter
+	var reset []string
 	if rt.status {
-		path := "status"
+		reset = []string{"status"}
 		if subresource == "status" {
-			path = "spec"
-		}
-		reset = map[fieldpath.APIVersion]fieldpath.Filter{
-			fieldpath.APIVersion(rt.gvk.GroupVersion().String()): fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie(path))),
+			reset = []string{"spec"}
 		}
 	}
-	fm, err := managedfields.NewDefaultCRDFieldManager(rt.converter, sameVersionConverter{}, crDefaulter{rt: rt}, unstructuredCreater{},
-		rt.gvk, rt.gvk.GroupVersion(), subresource, reset)
+	fm, err := fieldmanager.New(rt.converter, rt.gvk, subresource, reset, crDefaulter{rt: rt})
 	if err != nil {
-		return nil, fmt.Errorf("gitopstest: field manager for %s: %w", rt.gvk, err)
+		return nil, fmt.Errorf("gitopstest: %w", err)
 	}
 	return fm, nil
-}
-
-// sameVersionConverter is the object converter of a server that stores each version
-// separately: "converting" only relabels the apiVersion.
-type sameVersionConverter struct{}
-
-func (sameVersionConverter) Convert(in, out, _ any) error {
-	src, ok1 := in.(*unstructured.Unstructured)
-	dst, ok2 := out.(*unstructured.Unstructured)
-	if !ok1 || !ok2 {
-		return fmt.Errorf("gitopstest: cannot convert %T to %T", in, out)
-	}
-	dst.Object = runtime.DeepCopyJSON(src.Object)
-	return nil
-}
-
-func (sameVersionConverter) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {
-	kind := in.GetObjectKind().GroupVersionKind()
-	if target, ok := gv.KindForGroupVersionKinds([]schema.GroupVersionKind{kind}); ok {
-		in.GetObjectKind().SetGroupVersionKind(target)
-	}
-	return in, nil
-}
-
-func (sameVersionConverter) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
-	return label, value, nil
-}
-
-type unstructuredCreater struct{}
-
-func (unstructuredCreater) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	return u, nil
 }
 
 // crDefaulter applies a custom resource's structural-schema defaults; built-in kinds
