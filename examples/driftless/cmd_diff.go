@@ -33,16 +33,11 @@ func diffCommand() command {
 }
 
 func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: driftless diff --kubeconfig FILE [flags] PATH")
-		fmt.Fprintln(stderr, "\nRenders PATH (as driftless render does), predicts what a server-side apply of each")
-		fmt.Fprintln(stderr, "object would change, and prints a unified diff with Secret values masked.")
-		fmt.Fprintln(stderr, "Exit status: 0 no drift, 1 drift, 2 error.")
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("diff", "usage: driftless diff --kubeconfig FILE [flags] PATH\n"+
+		"\n"+
+		"Renders PATH (as driftless render does), predicts what a server-side apply of each\n"+
+		"object would change, and prints a unified diff with Secret values masked.\n"+
+		"Exit status: 0 no drift, 1 drift, 2 error.", stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	kubeContext := fs.String("context", "", "kubeconfig context (default: the current context)")
 	root := fs.String("root", "", "the directory the build may read (default: as for driftless render)")

@@ -25,25 +25,15 @@ func fetchCommand() command {
 	}
 }
 
-// fetchIgnores collects the repeatable --ignore flag.
-type fetchIgnores []string
-
-func (s *fetchIgnores) String() string     { return strings.Join(*s, ",") }
-func (s *fetchIgnores) Set(v string) error { *s = append(*s, v); return nil }
-
 func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: driftless fetch [flags] URL|DIR")
-		fmt.Fprintln(stderr, "\nResolves --ref (default: the remote's HEAD) with one ls-remote, fetches only what")
-		fmt.Fprintln(stderr, "the cache lacks, and prints the revision and the read-only snapshot's path.")
-		fmt.Fprintln(stderr, "\nCredentials come from the environment: DRIFTLESS_GIT_USERNAME and")
-		fmt.Fprintln(stderr, "DRIFTLESS_GIT_PASSWORD (basic), DRIFTLESS_GIT_TOKEN (bearer),")
-		fmt.Fprintln(stderr, "DRIFTLESS_SSH_KEY_PASSPHRASE (for --ssh-key).")
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("fetch", "usage: driftless fetch [flags] URL|DIR\n"+
+		"\n"+
+		"Resolves --ref (default: the remote's HEAD) with one ls-remote, fetches only what\n"+
+		"the cache lacks, and prints the revision and the read-only snapshot's path.\n"+
+		"\n"+
+		"Credentials come from the environment: DRIFTLESS_GIT_USERNAME and\n"+
+		"DRIFTLESS_GIT_PASSWORD (basic), DRIFTLESS_GIT_TOKEN (bearer),\n"+
+		"DRIFTLESS_SSH_KEY_PASSPHRASE (for --ssh-key).", stderr)
 	refFlag := fs.String("ref", "", "branch:NAME, tag:NAME, semver:RANGE, commit:SHA, ref:NAME, a bare SHA, a semver range, or any ref name (default: remote HEAD)")
 	cacheDir := fs.String("cache", "", "source cache directory (default: $XDG_CACHE_HOME/driftless/source)")
 	shallow := fs.Bool("shallow", false, "fetch only the wanted commit (depth 1)")
@@ -53,7 +43,7 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	insecureHostKey := fs.Bool("insecure-ignore-host-key", false, "accept any SSH host key (unsafe)")
 	allowHTTP := fs.Bool("allow-insecure-http", false, "allow credentials over plain http://")
 	keyring := fs.String("verify-keyring", "", "armored OpenPGP keyring: refuse commits not signed by one of its keys")
-	var ignores fetchIgnores
+	var ignores stringList
 	fs.Var(&ignores, "ignore", "extra ignore pattern, gitignore syntax (repeatable)")
 
 	positional, err := parseFetchArgs(fs, args)

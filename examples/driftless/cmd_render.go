@@ -25,22 +25,11 @@ func renderCommand() command {
 	}
 }
 
-// stringList collects a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("render", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: driftless render [flags] PATH")
-		fmt.Fprintln(stderr, "\nPrints the YAML stream of the kustomization at PATH (a directory without one")
-		fmt.Fprintln(stderr, "renders as its YAML files). Nothing outside the root is read.")
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("render", "usage: driftless render [flags] PATH\n"+
+		"\n"+
+		"Prints the YAML stream of the kustomization at PATH (a directory without one\n"+
+		"renders as its YAML files). Nothing outside the root is read.", stderr)
 	root := fs.String("root", "", "the directory the build may read (default: the enclosing Git work tree of PATH, else the current directory when PATH is inside it, else PATH)")
 	allowRemote := fs.Bool("allow-remote", false, "let kustomizations fetch remote bases and files (runs git and HTTP requests)")
 	restrictor := fs.String("load-restrictor", "LoadRestrictionsRootOnly", "LoadRestrictionsRootOnly or LoadRestrictionsNone, as for kustomize build (the root still bounds the build)")

@@ -34,16 +34,11 @@ func syncCommand() command {
 }
 
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: driftless sync [flags] PATH")
-		fmt.Fprintln(stderr, "\nRenders PATH (a kustomization or a directory of YAML files) and applies it in")
-		fmt.Fprintln(stderr, "plan order: hook phase, sync-wave, kind. Unchanged objects are not written.")
-		fmt.Fprintln(stderr, "Prints one line per object: created, configured, unchanged, deleted, skipped, failed.")
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("sync", "usage: driftless sync [flags] PATH\n"+
+		"\n"+
+		"Renders PATH (a kustomization or a directory of YAML files) and applies it in\n"+
+		"plan order: hook phase, sync-wave, kind. Unchanged objects are not written.\n"+
+		"Prints one line per object: created, configured, unchanged, deleted, skipped, failed.", stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	kubeContext := fs.String("context", "", "kubeconfig context (default: the current context)")
 	namespace := fs.String("namespace", "default", "destination namespace: namespaced objects without one go there, and the inventory lives there")

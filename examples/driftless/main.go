@@ -12,11 +12,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -59,6 +61,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	usage(stderr, cmds)
 	return 2
 }
+
+// newFlags returns a subcommand's FlagSet: errors and -h go to stderr, and -h prints
+// usage (a usage line and a description) followed by the flags.
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// stringList collects a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func usage(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "usage: driftless <command> [flags] [args]")
