@@ -148,8 +148,8 @@ func (c *Cluster) Get(obj *unstructured.Unstructured) (*unstructured.Unstructure
 }
 
 // NewNamespace creates a namespace with a unique name derived from the test's name and
-// returns the name. On a real control plane namespaces are never removed (there is no
-// namespace controller), so every test uses its own.
+// returns the name. On StartControlPlane's control plane namespaces are never removed
+// (there is no namespace controller), so every test uses its own.
 func (c *Cluster) NewNamespace(t testing.TB) string {
 	t.Helper()
 	base := strings.ToLower(t.Name())

@@ -1,6 +1,7 @@
 package gitopstest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,18 +22,24 @@ const KubernetesVersion = "v1.37.2"
 const RequireControlPlaneEnv = "DRIFTLESS_REQUIRE_CONTROL_PLANE"
 
 // ErrNoControlPlane is returned by NewControlPlane when the binaries are not built.
-var ErrNoControlPlane = errors.New("control plane binaries not found; run `make testenv` (hack/testenv.sh) to build them")
+var ErrNoControlPlane = errors.New("control plane binaries not found; run `make testenv` (hack/testenv.sh and hack/testenv-workloads.sh) to build them")
 
 // ControlPlane is a real kube-apiserver + etcd started from binaries built by
-// hack/testenv.sh. There is no kube-controller-manager: namespaces never finish
-// terminating and nothing is garbage-collected, so tests use fresh namespaces.
+// hack/testenv.sh. By default there is no kube-controller-manager: namespaces never
+// finish terminating and nothing is garbage-collected, so tests use fresh namespaces.
+// With ControlPlaneOptions.Workloads it also runs kube-controller-manager,
+// kube-scheduler and kwok (built by hack/testenv-workloads.sh), so workloads really
+// roll out on fake nodes.
 type ControlPlane struct {
 	// Config reaches the API server as a cluster admin.
 	Config *rest.Config
 	// Dir is the folder the binaries were started from.
 	Dir string
+	// Nodes names the fake nodes kwok runs pods on; empty without Workloads.
+	Nodes []string
 
-	env *envtest.Environment
+	env       *envtest.Environment
+	workloads *workloads
 }
 
 // ControlPlaneOptions tunes NewControlPlane. The zero value finds the binaries in
@@ -43,6 +50,14 @@ type ControlPlaneOptions struct {
 	Dir string
 	// StartTimeout bounds the start of each process (default 60s).
 	StartTimeout time.Duration
+	// Workloads also starts kube-controller-manager (the workload, namespace, garbage
+	// collector and service account controllers; no leader election),
+	// kube-scheduler and kwok with fake nodes, so pods bound to a node turn Running and
+	// Ready, Job pods succeed, and PodOutcomeAnnotation / PodDelayAnnotation tune that.
+	// The binaries must be in Dir too.
+	Workloads bool
+	// Nodes is the number of fake nodes with Workloads; 0 means 1.
+	Nodes int
 }
 
 // ControlPlaneDir is where the control plane binaries are looked up when
@@ -73,6 +88,11 @@ func NewControlPlane(opts ControlPlaneOptions) (*ControlPlane, error) {
 			return nil, fmt.Errorf("%w (looked for %s in %s)", ErrNoControlPlane, bin, dir)
 		}
 	}
+	if opts.Workloads {
+		if err := missingWorkloadBinary(dir); err != nil {
+			return nil, err
+		}
+	}
 	timeout := opts.StartTimeout
 	if timeout == 0 {
 		timeout = 60 * time.Second
@@ -80,14 +100,15 @@ func NewControlPlane(opts ControlPlaneOptions) (*ControlPlane, error) {
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    dir,
 		ControlPlaneStartTimeout: timeout,
-		ControlPlaneStopTimeout:  20 * time.Second,
+		ControlPlaneStopTimeout:  60 * time.Second, // a loaded 2-core machine needs more than 20 s
 	}
 	api := env.ControlPlane.GetAPIServer()
 	// Without a default route kube-apiserver cannot pick an advertise address; 1.37 only
 	// takes 127.0.0.1 when the endpoint reconciler is off.
 	api.Configure().
 		Set("advertise-address", "127.0.0.1").
-		Set("endpoint-reconciler-type", "none")
+		Set("endpoint-reconciler-type", "none").
+		Set("service-cluster-ip-range", ServiceClusterIPRange)
 	if env.ControlPlane.Etcd == nil {
 		env.ControlPlane.Etcd = &envtest.Etcd{}
 	}
@@ -98,29 +119,54 @@ func NewControlPlane(opts ControlPlaneOptions) (*ControlPlane, error) {
 		_ = env.Stop()
 		return nil, fmt.Errorf("start control plane from %s: %w", dir, err)
 	}
-	return &ControlPlane{Config: cfg, Dir: dir, env: env}, nil
+	cp := &ControlPlane{Config: cfg, Dir: dir, env: env}
+	if opts.Workloads {
+		nodes := opts.Nodes
+		if nodes <= 0 {
+			nodes = 1
+		}
+		w, names, err := startWorkloads(context.Background(), env, dir, nodes, timeout)
+		if err != nil {
+			_ = env.Stop()
+			return nil, fmt.Errorf("start workload control plane from %s: %w", dir, err)
+		}
+		cp.workloads, cp.Nodes = w, names
+	}
+	return cp, nil
 }
 
-// Stop stops the API server and etcd and removes etcd's data directory.
+// Stop stops kwok, kube-scheduler and kube-controller-manager when they run, then the
+// API server and etcd, and removes their temporary files (etcd's data directory
+// included).
 func (c *ControlPlane) Stop() error {
 	if c == nil || c.env == nil {
 		return nil
 	}
-	return c.env.Stop()
+	err := c.workloads.stop()
+	c.workloads = nil
+	return errors.Join(err, c.env.Stop())
 }
 
-// sharedControlPlane is the one control plane a test binary shares when its TestMain
+// sharedControlPlane holds the control planes a test binary shares when its TestMain
 // calls Main. It is the harness's only package-level state: starting a control plane
-// costs seconds and hundreds of MB, so a test package starts at most one.
+// costs seconds and hundreds of MB, so a test package starts at most one of each kind
+// (plain, and with workloads).
 var sharedControlPlane struct {
 	sync.Mutex
 	enabled bool
-	cp      *ControlPlane
-	err     error
+	// plain serves StartControlPlane, workloads StartWorkloadControlPlane.
+	plain, workloads sharedSlot
 }
 
-// Main runs a test binary's tests and then stops the control plane they shared. Use it
-// from TestMain so StartControlPlane starts one control plane per package:
+// sharedSlot is one shared control plane, or the error starting it gave.
+type sharedSlot struct {
+	cp  *ControlPlane
+	err error
+}
+
+// Main runs a test binary's tests and then stops the control planes they shared. Use it
+// from TestMain so StartControlPlane and StartWorkloadControlPlane each start at most
+// one control plane per package:
 //
 //	func TestMain(m *testing.M) { os.Exit(gitopstest.Main(m)) }
 func Main(m *testing.M) int {
@@ -132,11 +178,13 @@ func Main(m *testing.M) int {
 
 	sharedControlPlane.Lock()
 	defer sharedControlPlane.Unlock()
-	if sharedControlPlane.cp != nil {
-		if err := sharedControlPlane.cp.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "gitopstest: stop control plane: %v\n", err)
+	for _, slot := range []*sharedSlot{&sharedControlPlane.workloads, &sharedControlPlane.plain} {
+		if slot.cp != nil {
+			if err := slot.cp.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "gitopstest: stop control plane: %v\n", err)
+			}
+			slot.cp = nil
 		}
-		sharedControlPlane.cp = nil
 	}
 	return code
 }
@@ -147,16 +195,35 @@ func Main(m *testing.M) int {
 // that says how to build them, or fails when DRIFTLESS_REQUIRE_CONTROL_PLANE=1.
 func StartControlPlane(t testing.TB) *ControlPlane {
 	t.Helper()
+	return startShared(t, ControlPlaneOptions{}, &sharedControlPlane.plain)
+}
+
+// StartWorkloadControlPlane is StartControlPlane with ControlPlaneOptions.Workloads:
+// besides kube-apiserver and etcd it runs kube-controller-manager, kube-scheduler and
+// kwok with one fake node, so Deployments, StatefulSets, DaemonSets and Jobs really
+// roll out. Under Main it is started once per package (apart from StartControlPlane's),
+// so tests share the cluster: each uses its own namespace. When any binary is missing
+// the test is skipped with a message naming it, or fails when
+// DRIFTLESS_REQUIRE_CONTROL_PLANE=1.
+func StartWorkloadControlPlane(t testing.TB) *ControlPlane {
+	t.Helper()
+	return startShared(t, ControlPlaneOptions{Workloads: true}, &sharedControlPlane.workloads)
+}
+
+// startShared returns the control plane in slot under Main, starting it on first use,
+// or a control plane of its own for t otherwise.
+func startShared(t testing.TB, opts ControlPlaneOptions, slot *sharedSlot) *ControlPlane {
+	t.Helper()
 	sharedControlPlane.Lock()
 	shared := sharedControlPlane.enabled
-	if shared && (sharedControlPlane.cp != nil || sharedControlPlane.err != nil) {
-		cp, err := sharedControlPlane.cp, sharedControlPlane.err
+	if shared && (slot.cp != nil || slot.err != nil) {
+		cp, err := slot.cp, slot.err
 		sharedControlPlane.Unlock()
 		return controlPlaneOrSkip(t, cp, err)
 	}
-	cp, err := NewControlPlane(ControlPlaneOptions{})
+	cp, err := NewControlPlane(opts)
 	if shared {
-		sharedControlPlane.cp, sharedControlPlane.err = cp, err
+		slot.cp, slot.err = cp, err
 	}
 	sharedControlPlane.Unlock()
 	if !shared && err == nil {

@@ -11,9 +11,10 @@
 #   hack/testenv-workloads.sh            build when missing, print the folder
 #   hack/testenv-workloads.sh --print    print the folder, build nothing
 #
-# Cost on 2 cores: the Kubernetes binaries share most packages with kube-apiserver, so
-# they reuse the Go build cache hack/testenv.sh filled (not measured yet); kwok was
-# measured at ~3.5 min cold. 0 s when the binaries exist.
+# Cost on 2 cores, measured with kube-apiserver already built (its Go build cache warm)
+# and the machine shared with other builds (load average 10-15): ~25.5 min cold
+# (~14 min for the two Kubernetes binaries, ~11.5 min for kwok); ~70 s with warm Go
+# caches and the binaries missing; 0.02 s when the binaries exist.
 # kwok v0.8.0 declares go 1.26.0 in its go.mod: it builds with the local toolchain
 # (GOTOOLCHAIN=local), which must be Go 1.26.0 or newer.
 set -euo pipefail
@@ -108,7 +109,7 @@ build_k8s() {
 
 build_kwok() {
   have_kwok && return 0
-  log "building kwok ${KWOK_VERSION} into ${DEST} (one time per machine; ~3.5 min cold)"
+  log "building kwok ${KWOK_VERSION} into ${DEST} (one time per machine; minutes cold)"
   mkdir -p "${WORK}/kwok"
   # go install pkg@version builds kwok with its own go.mod (k8s.io v0.36 libraries), apart
   # from the throwaway module above; -mod=mod does not apply to it.

@@ -1,0 +1,254 @@
+package gitopstest
+
+// kwokStages tells kwok how fake nodes and pods move (kwok.x-k8s.io/v1alpha1 Stage
+// objects; selectors are jq queries over the object, templates Go templates):
+//   - a node turns Ready with room for 110 pods;
+//   - a pending pod bound to a fake node runs and turns Ready (PodOutcomeUnready: runs,
+//     never Ready);
+//   - a running pod owned by a Job succeeds (PodOutcomeFail: any running pod fails);
+//   - a pod being deleted is deleted.
+//
+// PodDelayAnnotation delays each pod step.
+const kwokStages = stageNodeReady + "---\n" + stagePodRun + "---\n" + stagePodComplete + "---\n" + stagePodFail + "---\n" + stagePodDelete
+
+const stageNodeReady = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: gitopstest-node-ready
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Node
+  selector:
+    matchExpressions:
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: NotIn
+      values: ["True"]
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      {{ range $t := list "MemoryPressure" "DiskPressure" "PIDPressure" "NetworkUnavailable" }}
+      - type: {{ $t }}
+        status: "False"
+        reason: KwokFake
+        lastHeartbeatTime: {{ $now | Quote }}
+        lastTransitionTime: {{ $now | Quote }}
+      {{ end }}
+      - type: Ready
+        status: "True"
+        reason: KubeletReady
+        message: faked by kwok for gitopstest
+        lastHeartbeatTime: {{ $now | Quote }}
+        lastTransitionTime: {{ $now | Quote }}
+      addresses:
+      - type: InternalIP
+        address: {{ NodeIP | Quote }}
+      - type: Hostname
+        address: {{ .metadata.name | Quote }}
+      allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+      capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+      nodeInfo:
+        architecture: amd64
+        operatingSystem: linux
+        containerRuntimeVersion: kwok
+        kernelVersion: kwok
+        kubeletVersion: kwok
+        kubeProxyVersion: kwok
+        osImage: kwok
+        machineID: ""
+        bootID: ""
+        systemUUID: ""
+      phase: Running
+`
+
+// stagePodRun covers both the normal start (Running and Ready) and PodOutcomeUnready
+// (Running, not Ready) with one template.
+const stagePodRun = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: gitopstest-pod-run
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: DoesNotExist
+    - key: '.status.phase'
+      operator: In
+      values: ["Pending"]
+  delay:
+    durationMilliseconds: 0
+    durationFrom:
+      expressionFrom: '.metadata.annotations["` + PodDelayAnnotation + `"]'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $annotations := or .metadata.annotations dict }}
+      {{ $ready := ne ( or ( index $annotations "` + PodOutcomeAnnotation + `" ) "" ) "` + PodOutcomeUnready + `" }}
+      conditions:
+      - type: PodScheduled
+        status: "True"
+        lastTransitionTime: {{ $now | Quote }}
+      - type: Initialized
+        status: "True"
+        lastTransitionTime: {{ $now | Quote }}
+      - type: ContainersReady
+        status: {{ if $ready }}"True"{{ else }}"False"{{ end }}
+        lastTransitionTime: {{ $now | Quote }}
+      - type: Ready
+        status: {{ if $ready }}"True"{{ else }}"False"{{ end }}
+        lastTransitionTime: {{ $now | Quote }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - name: {{ .name | Quote }}
+        image: {{ .image | Quote }}
+        ready: {{ $ready }}
+        started: true
+        restartCount: 0
+        state:
+          running:
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+      initContainerStatuses:
+      {{ range .spec.initContainers }}
+      - name: {{ .name | Quote }}
+        image: {{ .image | Quote }}
+        ready: true
+        restartCount: 0
+        state:
+          terminated:
+            exitCode: 0
+            reason: Completed
+            startedAt: {{ $now | Quote }}
+            finishedAt: {{ $now | Quote }}
+      {{ end }}
+      hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
+      podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
+      phase: Running
+      startTime: {{ $now | Quote }}
+`
+
+const stagePodComplete = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: gitopstest-pod-complete
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: DoesNotExist
+    - key: '.status.phase'
+      operator: In
+      values: ["Running"]
+    - key: '.metadata.ownerReferences.[].kind'
+      operator: In
+      values: ["Job"]
+    - key: '.metadata.annotations["` + PodOutcomeAnnotation + `"]'
+      operator: NotIn
+      values: ["` + PodOutcomeFail + `", "` + PodOutcomeUnready + `"]
+  delay:
+    durationMilliseconds: 0
+    durationFrom:
+      expressionFrom: '.metadata.annotations["` + PodDelayAnnotation + `"]'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - type: ContainersReady
+        status: "False"
+        reason: PodCompleted
+        lastTransitionTime: {{ $now | Quote }}
+      - type: Ready
+        status: "False"
+        reason: PodCompleted
+        lastTransitionTime: {{ $now | Quote }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - name: {{ .name | Quote }}
+        image: {{ .image | Quote }}
+        ready: false
+        started: false
+        restartCount: 0
+        state:
+          terminated:
+            exitCode: 0
+            reason: Completed
+            startedAt: {{ $now | Quote }}
+            finishedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: Succeeded
+`
+
+const stagePodFail = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: gitopstest-pod-fail
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: DoesNotExist
+    - key: '.status.phase'
+      operator: In
+      values: ["Running"]
+    - key: '.metadata.annotations["` + PodOutcomeAnnotation + `"]'
+      operator: In
+      values: ["` + PodOutcomeFail + `"]
+  delay:
+    durationMilliseconds: 0
+    durationFrom:
+      expressionFrom: '.metadata.annotations["` + PodDelayAnnotation + `"]'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - type: ContainersReady
+        status: "False"
+        reason: PodFailed
+        lastTransitionTime: {{ $now | Quote }}
+      - type: Ready
+        status: "False"
+        reason: PodFailed
+        lastTransitionTime: {{ $now | Quote }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - name: {{ .name | Quote }}
+        image: {{ .image | Quote }}
+        ready: false
+        started: false
+        restartCount: 0
+        state:
+          terminated:
+            exitCode: 1
+            reason: Error
+            message: failed as asked by the ` + PodOutcomeAnnotation + ` annotation
+            startedAt: {{ $now | Quote }}
+            finishedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: Failed
+`
+
+const stagePodDelete = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: gitopstest-pod-delete
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: Exists
+  next:
+    delete: true
+`
