@@ -135,6 +135,10 @@ func NewControlPlane(opts ControlPlaneOptions) (*ControlPlane, error) {
 	return cp, nil
 }
 
+// Kubeconfig returns a kubeconfig file's content for the control plane's admin user,
+// for programs that take --kubeconfig.
+func (c *ControlPlane) Kubeconfig() []byte { return c.env.KubeConfig }
+
 // Stop stops kwok, kube-scheduler and kube-controller-manager when they run, then the
 // API server and etcd, and removes their temporary files (etcd's data directory
 // included).
