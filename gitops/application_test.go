@@ -1,9 +1,11 @@
 package gitops
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/driftless-dev/driftless/source"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
@@ -100,4 +102,23 @@ func TestApplicationDefaults(t *testing.T) {
 	assert.False(t, app.Prune())
 	assert.False(t, app.SelfHeal())
 	assert.Equal(t, "a", app.Key())
+}
+
+func TestResolveCacheSharesAnswers(t *testing.T) {
+	c := newResolveCache(time.Hour)
+	calls := 0
+	resolve := func() (source.Revision, error) { calls++; return source.Revision(fmt.Sprint("rev", calls)), nil }
+	rev, err := c.get("repo#main", true, resolve)
+	require.NoError(t, err)
+	assert.Equal(t, source.Revision("rev1"), rev)
+	rev, _ = c.get("repo#main", true, resolve)
+	assert.Equal(t, source.Revision("rev1"), rev, "reused within the interval")
+	rev, _ = c.get("repo#main", false, resolve)
+	assert.Equal(t, source.Revision("rev2"), rev, "a webhook or manual reconcile always asks")
+	rev, _ = c.get("repo#other", true, resolve)
+	assert.Equal(t, source.Revision("rev3"), rev, "per repository and ref")
+	never := newResolveCache(-1)
+	never.get("k", true, resolve)
+	never.get("k", true, resolve)
+	assert.Equal(t, 5, calls)
 }

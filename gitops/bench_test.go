@@ -67,7 +67,8 @@ spec:
 // BenchmarkFleet: 1,000 Applications x 4 objects from one repository into the local
 // control plane. It reports the cold convergence time, then a full no-op round (API
 // requests and writes, renders: all expected 0), then a commit touching one app (only
-// that app re-rendered and written). Run with -benchtime 1x.
+// that app re-rendered and written). A poll round of Applications on one repository
+// shares one ls-remote (ReconcilerOptions.ResolveInterval). Run with -benchtime 1x.
 func BenchmarkFleet(b *testing.B) {
 	cp := gitopstest.StartControlPlane(b)
 	for b.Loop() {
@@ -80,7 +81,7 @@ func BenchmarkFleet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rec, err := NewReconciler(ReconcilerOptions{Config: cfg, Sources: sources})
+		rec, err := NewReconciler(ReconcilerOptions{Config: cfg, Sources: sources, ResolveInterval: time.Second})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -110,7 +111,9 @@ func BenchmarkFleet(b *testing.B) {
 		b.ReportMetric(float64(counter.Writes()-writes), "noop-api-writes")
 		b.ReportMetric(float64(rec.Renderer().Stats().Renders-renders), "noop-renders")
 
-		// One commit touching one app.
+		// One commit touching one app, seen at the next poll round (after the shared
+		// ls-remote answer expired).
+		time.Sleep(1100 * time.Millisecond)
 		repo.Write("apps/app-0042/objects.yaml", strings.Replace(mustRead(b, repo, "apps/app-0042/objects.yaml"), "greeting: hello", "greeting: hej", 1)).Commit("touch app-0042")
 		writes = counter.Writes()
 		stats := rec.Renderer().Stats()

@@ -154,7 +154,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *Application, trigger Tr
 	// Source: one ls-remote.
 	t := time.Now()
 	repo := r.repository(app)
-	rev, err := r.resolve(ctx, repo, app)
+	rev, err := r.resolve(ctx, repo, app, trigger == TriggerInterval || trigger == TriggerDrift)
 	res.time("source", t)
 	if err != nil {
 		res.addCondition(ConditionSource, "%v", err)
@@ -214,8 +214,10 @@ func (r *Reconciler) reconcile(ctx context.Context, app *Application, trigger Tr
 	return r.compareAndSync(ctx, app, st, dest, owner, objs, gvrs, m.Digest, res, start, manual)
 }
 
-// resolve turns targetRevision into a commit with one ls-remote.
-func (r *Reconciler) resolve(ctx context.Context, repo source.Repository, app *Application) (source.Revision, error) {
+// resolve turns targetRevision into a commit with one ls-remote, or none when another
+// reconcile resolved the same repository and ref within ResolveInterval (and reuse is
+// allowed: polls and drift, not webhooks or manual syncs).
+func (r *Reconciler) resolve(ctx context.Context, repo source.Repository, app *Application, reuse bool) (source.Revision, error) {
 	target := strings.TrimSpace(app.Spec.Source.TargetRevision)
 	if strings.EqualFold(target, "HEAD") {
 		target = ""
@@ -224,7 +226,9 @@ func (r *Reconciler) resolve(ctx context.Context, repo source.Repository, app *A
 	if err != nil {
 		return "", fmt.Errorf("spec.source.targetRevision: %w", err)
 	}
-	return r.fetcher.Resolve(ctx, repo, ref)
+	return r.resolved.get(repo.URL+"#"+ref.String(), reuse, func() (source.Revision, error) {
+		return r.fetcher.Resolve(ctx, repo, ref)
+	})
 }
 
 func (r *Reconciler) repository(app *Application) source.Repository {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -59,6 +60,11 @@ type ReconcilerOptions struct {
 	Health *health.Checker
 	// Metrics, when set, records the engine's Prometheus metrics.
 	Metrics *Metrics
+	// ResolveInterval is how long a resolved revision of a repository and
+	// targetRevision is reused by other Applications' interval and drift reconciles, so
+	// a poll round of many Applications on one repository costs one ls-remote; 0 means
+	// 2 seconds, negative means never reuse. Manual and webhook reconciles always ask.
+	ResolveInterval time.Duration
 	// ApplyOptions are the base apply options (Force, TakeOver, Recreate, Concurrency,
 	// Health gating); the Reconciler sets FieldManager, Name, Namespace, Prune,
 	// IgnoreRules, Live and Inventory itself.
@@ -76,7 +82,8 @@ type Reconciler struct {
 	history  *History
 	projects map[string]*AppProject
 
-	static *diff.StaticSchemas // built-in schemas, shared by every destination
+	static   *diff.StaticSchemas // built-in schemas, shared by every destination
+	resolved *resolveCache
 
 	mu     sync.Mutex
 	dests  map[string]*destination // by destination key
@@ -126,6 +133,10 @@ func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
 		r.renderer = render.NewRenderer(render.RendererOptions{})
 	}
 	r.static = diff.NewStaticSchemas()
+	if opts.ResolveInterval == 0 {
+		opts.ResolveInterval = 2 * time.Second
+	}
+	r.resolved = newResolveCache(opts.ResolveInterval)
 	if r.recorder == nil {
 		r.history = &History{}
 		r.recorder = r.history

@@ -58,7 +58,7 @@ func newEnv(t *testing.T, base *rest.Config) *env {
 	require.NoError(t, err)
 	proj := &AppProject{}
 	require.NoError(t, yaml.UnmarshalStrict([]byte(layout["projects/ecommerce-backend.yaml"]), proj))
-	rec, err := NewReconciler(ReconcilerOptions{Config: cfg, Sources: sources, Projects: []*AppProject{proj}})
+	rec, err := NewReconciler(ReconcilerOptions{Config: cfg, Sources: sources, Projects: []*AppProject{proj}, ResolveInterval: -1})
 	require.NoError(t, err)
 	t.Cleanup(rec.Close)
 	e := &env{repo: repo, cluster: gitopstest.ClusterFor(t, base), counter: counter, rec: rec, layout: layout,

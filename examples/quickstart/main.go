@@ -183,7 +183,7 @@ func run(ctx context.Context, kubeconfig string, w io.Writer) (err error) {
 	rev = repo.Write("apps/base/kustomization.yaml", base).Remove("apps/base/service.yaml").Commit("drop the payment-service Service")
 	fmt.Fprintf(w, "commit %s\n", rev[:12])
 	for _, name := range []string{"payment-service-oslo", "payment-service-bergen"} {
-		if _, err := reconcile(name, gitops.TriggerInterval); err != nil {
+		if _, err := reconcile(name, gitops.TriggerWebhook); err != nil {
 			return err
 		}
 	}
