@@ -1,8 +1,6 @@
 package apply
 
 import (
-	"strings"
-
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -44,19 +42,6 @@ func (r Ref) Health() health.Ref {
 }
 
 // String renders kind/namespace/name (kind/name when cluster-scoped), with the group
-// after the kind when it is not the core group: "Deployment.apps/shop/web".
-func (r Ref) String() string {
-	var b strings.Builder
-	b.WriteString(r.Kind)
-	if r.Group != "" {
-		b.WriteString(".")
-		b.WriteString(r.Group)
-	}
-	if r.Namespace != "" {
-		b.WriteString("/")
-		b.WriteString(r.Namespace)
-	}
-	b.WriteString("/")
-	b.WriteString(r.Name)
-	return b.String()
-}
+// after the kind when it is not the core group: "Deployment.apps/shop/web", as
+// health.Ref does.
+func (r Ref) String() string { return r.Health().String() }

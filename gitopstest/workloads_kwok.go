@@ -9,7 +9,7 @@ package gitopstest
 //   - a pod being deleted is deleted.
 //
 // PodDelayAnnotation delays each pod step.
-const kwokStages = stageNodeReady + "---\n" + stagePodRun + "---\n" + stagePodComplete + "---\n" + stagePodFail + "---\n" + stagePodDelete
+var kwokStages = stageNodeReady + "---\n" + stagePodRun + "---\n" + stagePodComplete + "---\n" + stagePodFail + "---\n" + stagePodDelete
 
 const stageNodeReady = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
@@ -131,64 +131,33 @@ spec:
       startTime: {{ $now | Quote }}
 `
 
-const stagePodComplete = `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: gitopstest-pod-complete
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:
-    - key: '.metadata.deletionTimestamp'
-      operator: DoesNotExist
-    - key: '.status.phase'
-      operator: In
-      values: ["Running"]
+// stagePodComplete: a running pod owned by a Job succeeds (unless told otherwise).
+var stagePodComplete = podTerminatedStage("gitopstest-pod-complete", `
     - key: '.metadata.ownerReferences.[].kind'
       operator: In
       values: ["Job"]
-    - key: '.metadata.annotations["` + PodOutcomeAnnotation + `"]'
+    - key: '.metadata.annotations["`+PodOutcomeAnnotation+`"]'
       operator: NotIn
-      values: ["` + PodOutcomeFail + `", "` + PodOutcomeUnready + `"]
-  delay:
-    durationMilliseconds: 0
-    durationFrom:
-      expressionFrom: '.metadata.annotations["` + PodDelayAnnotation + `"]'
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      conditions:
-      - type: ContainersReady
-        status: "False"
-        reason: PodCompleted
-        lastTransitionTime: {{ $now | Quote }}
-      - type: Ready
-        status: "False"
-        reason: PodCompleted
-        lastTransitionTime: {{ $now | Quote }}
-      containerStatuses:
-      {{ range .spec.containers }}
-      - name: {{ .name | Quote }}
-        image: {{ .image | Quote }}
-        ready: false
-        started: false
-        restartCount: 0
-        state:
-          terminated:
-            exitCode: 0
-            reason: Completed
-            startedAt: {{ $now | Quote }}
-            finishedAt: {{ $now | Quote }}
-      {{ end }}
-      phase: Succeeded
-`
+      values: ["`+PodOutcomeFail+`", "`+PodOutcomeUnready+`"]`, "PodCompleted", "0", "Completed", "", "Succeeded")
 
-const stagePodFail = `apiVersion: kwok.x-k8s.io/v1alpha1
+// stagePodFail: a running pod annotated PodOutcomeFail fails.
+var stagePodFail = podTerminatedStage("gitopstest-pod-fail", `
+    - key: '.metadata.annotations["`+PodOutcomeAnnotation+`"]'
+      operator: In
+      values: ["`+PodOutcomeFail+`"]`, "PodFailed", "1", "Error",
+	"failed as asked by the "+PodOutcomeAnnotation+" annotation", "Failed")
+
+// podTerminatedStage is a Stage that ends running pods matching extraSelector (more
+// matchExpressions) in phase, their containers terminated with exitCode and reason.
+func podTerminatedStage(name, extraSelector, condReason, exitCode, reason, message, phase string) string {
+	msg := ""
+	if message != "" {
+		msg = "\n            message: " + message
+	}
+	return `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
-  name: gitopstest-pod-fail
+  name: ` + name + `
 spec:
   resourceRef:
     apiGroup: v1
@@ -199,10 +168,7 @@ spec:
       operator: DoesNotExist
     - key: '.status.phase'
       operator: In
-      values: ["Running"]
-    - key: '.metadata.annotations["` + PodOutcomeAnnotation + `"]'
-      operator: In
-      values: ["` + PodOutcomeFail + `"]
+      values: ["Running"]` + extraSelector + `
   delay:
     durationMilliseconds: 0
     durationFrom:
@@ -213,11 +179,11 @@ spec:
       conditions:
       - type: ContainersReady
         status: "False"
-        reason: PodFailed
+        reason: ` + condReason + `
         lastTransitionTime: {{ $now | Quote }}
       - type: Ready
         status: "False"
-        reason: PodFailed
+        reason: ` + condReason + `
         lastTransitionTime: {{ $now | Quote }}
       containerStatuses:
       {{ range .spec.containers }}
@@ -228,14 +194,14 @@ spec:
         restartCount: 0
         state:
           terminated:
-            exitCode: 1
-            reason: Error
-            message: failed as asked by the ` + PodOutcomeAnnotation + ` annotation
+            exitCode: ` + exitCode + `
+            reason: ` + reason + msg + `
             startedAt: {{ $now | Quote }}
             finishedAt: {{ $now | Quote }}
       {{ end }}
-      phase: Failed
+      phase: ` + phase + `
 `
+}
 
 const stagePodDelete = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
