@@ -10,41 +10,4 @@
 # Cold cost on 2 cores: ~8 minutes (it compiles the AWS, Azure, GCP and Vault SDKs);
 # 0 s when the binary exists.
 set -euo pipefail
-
-SOPS_VERSION="${DRIFTLESS_SOPS_VERSION:-v3.13.3}"
-CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/driftless/tools"
-DEST="${CACHE_ROOT}/sops-${SOPS_VERSION}"
-BIN="${DEST}/sops"
-
-if [[ "${1:-}" == "--print" ]]; then
-  echo "${BIN}"
-  exit 0
-fi
-if [[ -x "${BIN}" ]]; then
-  echo "${BIN}"
-  exit 0
-fi
-
-mkdir -p "${CACHE_ROOT}"
-# One builder at a time per machine.
-exec 9>"${CACHE_ROOT}/.sops.build.lock"
-flock 9
-if [[ -x "${BIN}" ]]; then
-  echo "${BIN}"
-  exit 0
-fi
-
-export GOTOOLCHAIN=local
-export GOFLAGS="-mod=mod"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/driftless-sops.XXXXXX")"
-trap 'rm -rf "${WORK}"' EXIT
-log() { echo "sops.sh: $*" >&2; }
-
-log "building sops ${SOPS_VERSION} into ${DEST} (one time per machine; ~8 min cold)"
-cd "${WORK}"
-go mod init driftless.local/sops >/dev/null 2>&1
-go get "github.com/getsops/sops/v3@${SOPS_VERSION}" >&2
-mkdir -p "${DEST}"
-go build -trimpath -ldflags "-s -w" -o "${WORK}/sops" github.com/getsops/sops/v3/cmd/sops >&2
-mv "${WORK}/sops" "${BIN}"
-echo "${BIN}"
+exec "$(dirname "$0")/gotool.sh" ${1:+"$1"} sops github.com/getsops/sops/v3 "${DRIFTLESS_SOPS_VERSION:-v3.13.3}" github.com/getsops/sops/v3/cmd/sops
