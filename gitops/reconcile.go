@@ -183,7 +183,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *Application, trigger Tr
 	}
 	defer func() { _ = snap.Close() }()
 	t = time.Now()
-	m, err := r.renderer.Render(ctx, snap.Dir, app.Spec.Source.Path, r.opts.RenderOptions)
+	m, err := r.renderer.RenderSnapshot(ctx, snap, app.Spec.Source.Path, r.opts.RenderOptions)
 	res.time("render", t)
 	if err != nil {
 		res.addCondition(ConditionRender, "%v", err)

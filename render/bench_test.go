@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/driftless-dev/driftless/render/internal/testtools"
+	"github.com/driftless-dev/driftless/source"
 )
 
 // benchApps is the size of the generated tree: 200 applications in the seed's layout
@@ -111,7 +112,8 @@ func kustomizeCLI(b *testing.B, bin, root, path string) {
 
 // BenchmarkRenderRatios measures, side by side in one run over the same 400 overlays:
 // raw krusty in process, a cold render (sandbox, reference scan, validation,
-// conversion; no cache), a cached render of unchanged inputs, and the kustomize CLI
+// conversion; no cache), a cached render of unchanged inputs (by re-checking the files
+// read, and by a Snapshot's content digest: RenderSnapshot), and the kustomize CLI
 // (on a sample of overlays: each build is a process). krusty and cold renders are
 // interleaved per overlay so that machine noise hits both alike. Run it with
 //
@@ -138,6 +140,7 @@ func BenchmarkRenderRatios(b *testing.B) {
 	}
 	var tKrusty, tCold, tCached, tCLI time.Duration
 	var nBuilds, nCached, nCLI int
+	var tSnapshot time.Duration
 	bin := ""
 	if os.Getenv("DRIFTLESS_KUSTOMIZE") != "" || os.Getenv(testtools.RequireEnv) == "1" {
 		bin = testtools.Kustomize.Find(b)
@@ -182,6 +185,16 @@ func BenchmarkRenderRatios(b *testing.B) {
 			}
 		}
 		tCached += time.Since(t0)
+		snap := &source.Snapshot{Dir: root, Digest: "sha256:bench-tree"}
+		t0 = time.Now()
+		for k := 0; k < cachedPasses; k++ {
+			for _, p := range overlays {
+				if _, err := cached.RenderSnapshot(ctx, snap, p, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		tSnapshot += time.Since(t0)
 		if bin != "" {
 			for j := 0; j < len(overlays); j += len(overlays) / 20 {
 				t0 := time.Now()
@@ -192,7 +205,7 @@ func BenchmarkRenderRatios(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	if cached.Stats().Builds != int64(len(overlays)) {
+	if cached.Stats().Builds != int64(len(overlays)) { // snapshot renders ran none either
 		b.Fatalf("cached renders ran kustomize: %+v", cached.Stats())
 	}
 	perKrusty := float64(tKrusty.Microseconds()) / float64(nBuilds)
@@ -203,6 +216,9 @@ func BenchmarkRenderRatios(b *testing.B) {
 	b.ReportMetric(perCached, "cached-µs/build")
 	b.ReportMetric(perCold/perKrusty, "cold/krusty")
 	b.ReportMetric(perCold/perCached, "cold/cached")
+	perSnapshot := float64(tSnapshot.Nanoseconds()) / 1e3 / float64(nCached)
+	b.ReportMetric(perSnapshot, "snapshot-µs/build")
+	b.ReportMetric(perCold/perSnapshot, "cold/snapshot")
 	if nCLI > 0 {
 		perCLI := float64(tCLI.Microseconds()) / float64(nCLI)
 		b.ReportMetric(perCLI/1e3, "cli-ms/build")

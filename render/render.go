@@ -24,12 +24,14 @@ const cacheVersion = "driftless-render-v1"
 // Renderer renders kustomizations and caches the results by content. It is safe for
 // concurrent use; one Renderer (and its cache) can serve every application.
 type Renderer struct {
-	cache    RenderCache
-	fps      *fingerprints
-	renders  atomic.Int64
-	hits     atomic.Int64
-	builds   atomic.Int64
-	uncached atomic.Int64
+	cache   RenderCache
+	fps     *fingerprints
+	renders atomic.Int64
+	hits    atomic.Int64
+	// snapshots remembers renders of source Snapshots by their content digest.
+	snapshots snapshotMemo
+	builds    atomic.Int64
+	uncached  atomic.Int64
 }
 
 // RendererOptions configure a Renderer. The zero value caches in a new in-memory LRU
