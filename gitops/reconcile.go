@@ -34,7 +34,8 @@ type appState struct {
 	current atomic.Pointer[appView]
 
 	dirtyMu sync.Mutex
-	dirty   map[string]bool // objects changed in the cluster since the last reconcile
+	dirty   map[string]bool // objects that drifted from Git since the last reconcile
+	changed map[string]bool // objects the watch saw change (status included) since
 }
 
 func (r *Reconciler) stateOf(key string) *appState {
@@ -69,6 +70,24 @@ func (st *appState) markDirty(key string) {
 	st.dirtyMu.Lock()
 	defer st.dirtyMu.Unlock()
 	st.dirty[key] = true
+}
+
+// markChanged notes that the watch saw an object change, so its health is re-read.
+func (st *appState) markChanged(key string) {
+	st.dirtyMu.Lock()
+	defer st.dirtyMu.Unlock()
+	if st.changed == nil {
+		st.changed = map[string]bool{}
+	}
+	st.changed[key] = true
+}
+
+func (st *appState) takeChanged() map[string]bool {
+	st.dirtyMu.Lock()
+	defer st.dirtyMu.Unlock()
+	c := st.changed
+	st.changed = nil
+	return c
 }
 
 func (st *appState) takeDirty() []string {
@@ -300,7 +319,7 @@ func (r *Reconciler) unchanged(st *appState, dest *destination, res *Result) *Re
 	out := *st.last
 	out.Objects = append([]ObjectResult(nil), st.last.Objects...)
 	out.Revision, out.Trigger, out.Timings, out.Cached, out.SyncRan = res.Revision, res.Trigger, res.Timings, true, false
-	r.readHealth(st, dest, &out)
+	r.readHealth(st, dest, &out, true)
 	st.last = &out
 	cp := out
 	return &cp
@@ -328,14 +347,16 @@ func (r *Reconciler) fail(ctx context.Context, res *Result, app *Application, st
 	return err
 }
 
-// readHealth updates the objects' health from the cluster cache (no API request).
-func (r *Reconciler) readHealth(st *appState, dest *destination, res *Result) {
+// readHealth updates the objects' health from the cluster cache (no API request):
+// all of them, or with onlyChanged just those the watch saw change since.
+func (r *Reconciler) readHealth(st *appState, dest *destination, res *Result, onlyChanged bool) {
+	changed := st.takeChanged()
+	v := st.view()
 	for i := range res.Objects {
 		o := &res.Objects[i]
-		if o.Action == string(apply.Deleted) || o.Action == "prune" {
+		if o.Action == string(apply.Deleted) || o.Action == "prune" || (onlyChanged && !changed[o.key] && o.Health != "") {
 			continue
 		}
-		v := st.view()
 		desired, ok := v.desired[o.key]
 		gvr, mapped := v.gvrs[o.key]
 		if !ok || !mapped {

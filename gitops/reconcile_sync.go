@@ -107,7 +107,7 @@ func (r *Reconciler) compareAndSync(ctx context.Context, app *Application, st *a
 		r.remap(dest, objs, gvrs)
 	}
 	st.current.Store(&appView{desired: desired, gvrs: gvrs, differ: differ, rules: ignoreRules(app), dest: dest})
-	r.readHealth(st, dest, res)
+	r.readHealth(st, dest, res, false)
 	res.time("health", t)
 
 	st.revision, st.selfHeal = res.Revision, app.SelfHeal()
@@ -138,7 +138,8 @@ func (r *Reconciler) applySet(ctx context.Context, app *Application, dest *desti
 	opts := r.opts.ApplyOptions
 	opts.FieldManager, opts.Name, opts.Namespace = r.opts.FieldManager, owner, app.Spec.Destination.Namespace
 	opts.Prune, opts.IgnoreRules, opts.Inventory, opts.Differ = prune, ignoreRules(app), inv, differ
-	opts.Live = cacheLive{dest: dest}
+	// Live objects: apply's one List per kind and namespace. The cluster cache only
+	// holds objects already labelled as ours, so a miss there would cost a GET each.
 	if manual != nil {
 		opts.DryRun = manual.DryRun
 	}

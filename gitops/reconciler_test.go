@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -256,3 +257,34 @@ func testTwoApplicationsInParallel(t *testing.T, e *env) {
 	assert.Equal(t, int64(5), e.replicas(t, "oslo"))
 	assert.Equal(t, int64(1), e.replicas(t, "bergen"))
 }
+
+func TestNoopReconcileSeesHealthChanges(t *testing.T) {
+	backends(t, testNoopReconcileSeesHealthChanges)
+}
+
+// A no-op reconcile re-reads only the health of objects the watch saw change, and
+// still makes no API request.
+func testNoopReconcileSeesHealthChanges(t *testing.T, e *env) {
+	e.reconcile(t, "cluster-config", TriggerManual)
+	res := e.reconcile(t, "payment-service-bergen", TriggerManual)
+	require.Equal(t, "Progressing", string(res.Health), "no controller has observed the Deployment yet")
+
+	// A controller reports the rollout done (through /status, as kube-controller-manager does).
+	ns := e.ns + "-bergen"
+	d, err := e.cluster.Dynamic.Resource(deployGVR).Namespace(ns).Get(context.Background(), "payment-service", metav1.GetOptions{})
+	require.NoError(t, err)
+	status := fmt.Sprintf(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"payment-service","namespace":%q},`+
+		`"status":{"observedGeneration":%d,"replicas":1,"updatedReplicas":1,"readyReplicas":1,"availableReplicas":1,`+
+		`"conditions":[{"type":"Available","status":"True","reason":"MinimumReplicasAvailable"},{"type":"Progressing","status":"True","reason":"NewReplicaSetAvailable"}]}}`, ns, d.GetGeneration())
+	_, err = e.cluster.Dynamic.Resource(deployGVR).Namespace(ns).Patch(context.Background(), "payment-service", types.ApplyPatchType, []byte(status),
+		metav1.PatchOptions{FieldManager: "kube-controller-manager", Force: ptrTrue()}, "status")
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool {
+		before := e.counter.Total()
+		res := e.reconcile(t, "payment-service-bergen", TriggerInterval)
+		return res.Cached && e.counter.Total() == before && res.Health == "Healthy"
+	}, 20*time.Second, 50*time.Millisecond, "the status change arrives by watch and the cached reconcile reports Healthy")
+}
+
+func ptrTrue() *bool { b := true; return &b }

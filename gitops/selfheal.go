@@ -33,6 +33,7 @@ func (r *Reconciler) onClusterChange(ev ChangeEvent) {
 	if !managed || v.differ == nil {
 		return
 	}
+	st.markChanged(key)
 	drifted := ev.Type == Deleted
 	if !drifted {
 		d, err := v.differ.Diff(context.Background(), desired, ev.Object)
@@ -88,7 +89,7 @@ func (r *Reconciler) heal(ctx context.Context, app *Application, st *appState, d
 	}
 	out.time("diff", t)
 	if len(subset) == 0 {
-		r.readHealth(st, dest, &out)
+		r.readHealth(st, dest, &out, false)
 		st.last = &out
 		cp := out
 		return &cp, nil
@@ -125,7 +126,7 @@ func (r *Reconciler) heal(ctx context.Context, app *Application, st *appState, d
 		out.time("apply", t)
 		r.awaitCache(ctx, dest, v.gvrs, subset, &out)
 	}
-	r.readHealth(st, dest, &out)
+	r.readHealth(st, dest, &out, false)
 	st.last = &out
 	r.record(ctx, app, &out, start)
 	cp := out
