@@ -104,7 +104,7 @@ func (r *Reconciler) compareAndSync(ctx context.Context, app *Application, st *a
 	if res.SyncRan {
 		invalidateCRDSchemas(dest, objs)
 		r.awaitCache(ctx, dest, gvrs, objs, res)
-		r.remap(dest, objs, gvrs)
+		r.remap(ctx, dest, objs, gvrs)
 	}
 	st.current.Store(&appView{desired: desired, gvrs: gvrs, differ: differ, rules: ignoreRules(app), dest: dest})
 	r.readHealth(st, dest, res, false)
@@ -222,7 +222,7 @@ func (r *Reconciler) awaitCache(ctx context.Context, dest *destination, gvrs map
 
 // remap maps the kinds that could not be mapped before the sync (custom resources
 // whose CRD was in the set) and starts watching them.
-func (r *Reconciler) remap(dest *destination, objs []*unstructured.Unstructured, gvrs map[string]schema.GroupVersionResource) {
+func (r *Reconciler) remap(ctx context.Context, dest *destination, objs []*unstructured.Unstructured, gvrs map[string]schema.GroupVersionResource) {
 	var missing []schema.GroupVersionResource
 	for _, o := range objs {
 		key := objKey(o)
@@ -239,7 +239,9 @@ func (r *Reconciler) remap(dest *destination, objs []*unstructured.Unstructured,
 		missing = append(missing, m.Resource)
 	}
 	if len(missing) > 0 {
-		_ = dest.cache.Watch(context.Background(), missing...)
+		if err := dest.cache.Watch(ctx, missing...); err != nil {
+			logr.FromContextOrDiscard(ctx).Error(err, "watch custom resources", "resources", missing)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -82,7 +83,11 @@ type Reconciler struct {
 	history  *History
 	projects map[string]*AppProject
 
-	static   *diff.StaticSchemas // built-in schemas, shared by every destination
+	static *diff.StaticSchemas // built-in schemas, shared by every destination
+	// life bounds the work the Reconciler does outside a Reconcile call (watch
+	// handlers); Close cancels it.
+	life     context.Context
+	stopLife context.CancelFunc
 	resolved *resolveCache
 
 	mu     sync.Mutex
@@ -133,6 +138,7 @@ func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
 		r.renderer = render.NewRenderer(render.RendererOptions{})
 	}
 	r.static = diff.NewStaticSchemas()
+	r.life, r.stopLife = context.WithCancel(context.Background())
 	if opts.ResolveInterval == 0 {
 		opts.ResolveInterval = 2 * time.Second
 	}
@@ -179,8 +185,9 @@ func (r *Reconciler) project(name string) (*AppProject, error) {
 	return p, nil
 }
 
-// Close stops the cluster caches.
+// Close stops the cluster caches and the work started by their events.
 func (r *Reconciler) Close() {
+	r.stopLife()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, d := range r.dests {

@@ -36,7 +36,11 @@ func (r *Reconciler) onClusterChange(ev ChangeEvent) {
 	st.markChanged(key)
 	drifted := ev.Type == Deleted
 	if !drifted {
-		d, err := v.differ.Diff(context.Background(), desired, ev.Object)
+		// Offline unless the verdict needs the server (a suspect): bounded by the
+		// Reconciler's lifetime.
+		ctx, cancel := context.WithTimeout(r.life, 30*time.Second)
+		d, err := v.differ.Diff(ctx, desired, ev.Object)
+		cancel()
 		drifted = err != nil || d.Drift
 	}
 	if !drifted {
