@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 	"time"
@@ -88,10 +89,13 @@ func (r *Reconciler) compareAndSync(ctx context.Context, app *Application, st *a
 		res.Sync = OutOfSync
 	}
 
+	// The new desired state is what watch events are judged against from now on, so
+	// the sync's own writes (which match it) never count as drift.
+	st.current.Store(&appView{desired: desired, gvrs: gvrs, differ: differ, rules: ignoreRules(app), dest: dest})
 	sync := app.Automated() || manual != nil
 	prune := app.Prune() || (manual != nil && manual.Prune)
 	if sync && (drifted > 0 || (orphans > 0 && prune) || st.last == nil) {
-		r.applySet(ctx, app, dest, owner, objs, differ, inv, prune, manual, res)
+		r.applySet(ctx, app, dest, owner, deepCopies(objs), differ, inv, prune, manual, res)
 	}
 	if orphans > 0 && !prune && res.Sync == Synced {
 		res.Sync = OutOfSync
@@ -104,9 +108,10 @@ func (r *Reconciler) compareAndSync(ctx context.Context, app *Application, st *a
 	if res.SyncRan {
 		invalidateCRDSchemas(dest, objs)
 		r.awaitCache(ctx, dest, gvrs, objs, res)
-		r.remap(ctx, dest, objs, gvrs)
+		mapped := maps.Clone(gvrs)
+		r.remap(ctx, dest, objs, mapped)
+		st.current.Store(&appView{desired: desired, gvrs: mapped, differ: differ, rules: ignoreRules(app), dest: dest})
 	}
-	st.current.Store(&appView{desired: desired, gvrs: gvrs, differ: differ, rules: ignoreRules(app), dest: dest})
 	r.readHealth(st, dest, res, false)
 	res.time("health", t)
 
@@ -138,6 +143,9 @@ func (r *Reconciler) applySet(ctx context.Context, app *Application, dest *desti
 	opts := r.opts.ApplyOptions
 	opts.FieldManager, opts.Name, opts.Namespace = r.opts.FieldManager, owner, app.Spec.Destination.Namespace
 	opts.Prune, opts.IgnoreRules, opts.Inventory, opts.Differ = prune, ignoreRules(app), inv, differ
+	// With selfHeal, Git wins over changes made in the cluster in every sync, not only
+	// in the selfHeal ones: fields someone else took over are taken back.
+	opts.Force = opts.Force || app.SelfHeal()
 	// Live objects: apply's one List per kind and namespace. The cluster cache only
 	// holds objects already labelled as ours, so a miss there would cost a GET each.
 	if manual != nil {
@@ -324,6 +332,14 @@ func (r *Reconciler) record(ctx context.Context, app *Application, res *Result, 
 	if err := r.recorder.Record(ctx, rec); err != nil {
 		logr.FromContextOrDiscard(ctx).Error(err, "record sync")
 	}
+}
+
+func deepCopies(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		out[i] = o.DeepCopy()
+	}
+	return out
 }
 
 // stampOwner sets the owner label and inventory annotation apply puts on every object,

@@ -138,6 +138,11 @@ func testReconcileSeedScenario(t *testing.T, e *env) {
 	assert.Equal(t, "unchanged", action(res, "Service/"+oslo+"/payment-service"))
 	assert.Equal(t, int64(7), e.replicas(t, "oslo"))
 	assert.LessOrEqual(t, e.counter.Writes()-writes, int64(2), "one write for the Deployment (and the inventory at most)")
+	select {
+	case key := <-e.drifts:
+		t.Fatalf("the sync's own write was reported as drift of %s", key)
+	case <-time.After(500 * time.Millisecond):
+	}
 
 	// Someone scales by hand: the watch reports drift and selfHeal reverts only that object.
 	_, err := e.cluster.Dynamic.Resource(deployGVR).Namespace(oslo).Patch(context.Background(), "payment-service",

@@ -109,7 +109,7 @@ func (r *Reconciler) heal(ctx context.Context, app *Application, st *appState, d
 		// taken back (force), which is the point of turning selfHeal on.
 		opts.Force = true
 		opts.Inventory = readOnlyInventory{r.inventory(app, dest, owner)}
-		cs, err := apply.New(dest.dyn, dest.mapper, opts).Apply(ctx, subset)
+		cs, err := apply.New(dest.dyn, dest.mapper, opts).Apply(ctx, deepCopies(subset))
 		out.SyncRan = true
 		healed := map[string]bool{}
 		for _, o := range subset {
