@@ -60,31 +60,22 @@ func acquire(ctx context.Context, path string, shared bool) (*fileLock, error) {
 
 // tryAcquire takes the exclusive lock at path if nobody holds it, without waiting. It
 // returns nil and no error when the lock is held elsewhere (or the file is gone).
-func tryAcquire(path string) (*fileLock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	fl := flock.New(path)
-	ok, err := fl.TryLock()
-	if err != nil {
-		_ = fl.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	if !ok || !samePath(fl, path) {
-		_ = fl.Close()
-		return nil, nil
-	}
-	return &fileLock{fl: fl}, nil
-}
+func tryAcquire(path string) (*fileLock, error) { return tryLock(path, false) }
 
 // tryShared takes the shared lock at path if no one holds it exclusively, without
 // waiting. It returns nil and no error when it cannot.
-func tryShared(path string) (*fileLock, error) {
+func tryShared(path string) (*fileLock, error) { return tryLock(path, true) }
+
+func tryLock(path string, shared bool) (*fileLock, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
 	fl := flock.New(path)
-	ok, err := fl.TryRLock()
+	try := fl.TryLock
+	if shared {
+		try = fl.TryRLock
+	}
+	ok, err := try()
 	if err != nil {
 		_ = fl.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
