@@ -2,6 +2,9 @@ package gitops
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,8 +31,9 @@ type appState struct {
 	revision string
 	digest   string
 	last     *Result
-	// selfHeal is the Application's selfHeal setting at its last reconcile.
-	selfHeal bool
+	// spec is the digest of the Application's spec at its last reconcile: a changed
+	// spec (path, destination, policy, ignore rules) is never answered from memory.
+	spec string
 	// current is what watch handlers read: replaced, never mutated, by reconciles.
 	current atomic.Pointer[appView]
 
@@ -181,11 +185,12 @@ func (r *Reconciler) reconcile(ctx context.Context, app *Application, trigger Tr
 		return res, r.fail(ctx, res, app, start, err)
 	}
 	res.Revision = string(rev)
-	if manual == nil && st.last != nil && string(rev) == st.revision && !st.hasDirty() && st.selfHeal == app.SelfHeal() {
+	spec := specDigest(app)
+	if manual == nil && st.last != nil && string(rev) == st.revision && !st.hasDirty() && st.spec == spec {
 		r.opts.Metrics.countCache("reconcile", true)
 		return r.unchanged(st, dest, res), nil
 	}
-	if manual == nil && st.last != nil && string(rev) == st.revision && st.hasDirty() {
+	if manual == nil && st.last != nil && string(rev) == st.revision && st.hasDirty() && st.spec == spec {
 		r.opts.Metrics.countCache("reconcile", true)
 		return r.heal(ctx, app, st, dest, owner, res, start)
 	}
@@ -209,7 +214,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *Application, trigger Tr
 		st.keepLastGood(res)
 		return res, r.fail(ctx, res, app, start, err)
 	}
-	if manual == nil && st.last != nil && m.Digest == st.digest && !st.hasDirty() && st.selfHeal == app.SelfHeal() {
+	if manual == nil && st.last != nil && m.Digest == st.digest && !st.hasDirty() && st.spec == spec {
 		st.revision = res.Revision
 		st.last.Revision = res.Revision
 		return r.unchanged(st, dest, res), nil
@@ -231,6 +236,19 @@ func (r *Reconciler) reconcile(ctx context.Context, app *Application, trigger Tr
 	}
 	st.takeDirty() // everything is compared now
 	return r.compareAndSync(ctx, app, st, dest, owner, objs, gvrs, m.Digest, res, start, manual)
+}
+
+// specDigest identifies an Application's spec (and name) for appState.spec.
+func specDigest(app *Application) string {
+	data, err := json.Marshal(struct {
+		Name, Namespace string
+		Spec            ApplicationSpec
+	}{app.Name, app.Namespace, app.Spec})
+	if err != nil {
+		return "" // never equal to a stored digest of a marshalable spec
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // resolve turns targetRevision into a commit with one ls-remote, or none when another

@@ -115,7 +115,7 @@ func (r *Reconciler) compareAndSync(ctx context.Context, app *Application, st *a
 	r.readHealth(st, dest, res, false)
 	res.time("health", t)
 
-	st.revision, st.selfHeal = res.Revision, app.SelfHeal()
+	st.revision, st.spec = res.Revision, specDigest(app)
 	st.digest = digest
 	if len(res.Conditions) > 0 && res.SyncRan {
 		st.digest = "" // a failed sync is retried at the next reconcile

@@ -293,3 +293,23 @@ func testNoopReconcileSeesHealthChanges(t *testing.T, e *env) {
 }
 
 func ptrTrue() *bool { b := true; return &b }
+
+func TestChangedSpecIsNeverAnsweredFromMemory(t *testing.T) {
+	e := newEnv(t, gitopstest.NewCluster(t).Config)
+	e.reconcile(t, "cluster-config", TriggerManual)
+	app := e.apps["payment-service-oslo"]
+	e.reconcile(t, "payment-service-oslo", TriggerManual)
+	assert.True(t, e.reconcile(t, "payment-service-oslo", TriggerInterval).Cached)
+
+	// Same revision, but the Application now ignores spec.replicas and points at
+	// another overlay: the reconcile must render and compare again.
+	app.Spec.IgnoreDifferences = []ResourceIgnoreDef{{Group: "apps", Kind: "Deployment", JSONPointers: []string{"/spec/replicas"}}}
+	res := e.reconcile(t, "payment-service-oslo", TriggerInterval)
+	assert.False(t, res.Cached)
+	assert.Equal(t, Synced, res.Sync)
+	app.Spec.Source.Path = "apps/overlays/staging-bergen"
+	app.Spec.Destination.Namespace = e.ns + "-bergen"
+	res = e.reconcile(t, "payment-service-oslo", TriggerInterval)
+	assert.False(t, res.Cached)
+	assert.Equal(t, "created", action(res, "Deployment/"+e.ns+"-bergen/payment-service"))
+}
