@@ -383,7 +383,7 @@ func (c *DiskCache) linkBase(key, id string) (*linkBase, *fileLock) {
 		_ = lk.release()
 		return nil, nil
 	}
-	return &linkBase{tree: filepath.Join(c.snapDir(key, best), "tree"), files: m}, lk
+	return &linkBase{tree: filepath.Join(c.snapDir(key, best), "tree"), files: m, paths: m.sortedPaths()}, lk
 }
 
 // publish writes meta into the built tmp directory and renames it to final. If

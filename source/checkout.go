@@ -20,7 +20,7 @@ type treeStats struct {
 	digest string
 	files  int
 	bytes  int64
-	linked int      // files hard-linked from the base snapshot
+	linked int      // files taken over from the base snapshot (hard links, symlink copies)
 	man    manifest // what was written, for the next build's base
 }
 
@@ -34,12 +34,13 @@ func writeGitTree(ctx context.Context, commit *object.Commit, dst string, extra 
 		return treeStats{}, fmt.Errorf("read tree of %s: %w", commit.Hash, err)
 	}
 	var sourceIgnore []byte
+	ignoreID := "-"
 	if f, err := tree.File(SourceIgnoreFile); err == nil {
 		s, err := f.Contents()
 		if err != nil {
 			return treeStats{}, fmt.Errorf("read %s: %w", SourceIgnoreFile, err)
 		}
-		sourceIgnore = []byte(s)
+		sourceIgnore, ignoreID = []byte(s), f.Hash.String()
 	} else if !errors.Is(err, object.ErrFileNotFound) {
 		return treeStats{}, fmt.Errorf("read %s: %w", SourceIgnoreFile, err)
 	}
@@ -49,8 +50,11 @@ func writeGitTree(ctx context.Context, commit *object.Commit, dst string, extra 
 		hasher: newContentHasher(),
 		buf:    make([]byte, 32<<10),
 		base:   base,
-		man:    manifest{},
+		root:   dst,
+		man:    newManifest(ignoreID),
 	}
+	// Whole directories are reused only when the base was cut with the same rules.
+	w.reuseDirs = base != nil && base.files.ignore == ignoreID
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return treeStats{}, err
 	}
@@ -64,15 +68,17 @@ func writeGitTree(ctx context.Context, commit *object.Commit, dst string, extra 
 }
 
 type treeWriter struct {
-	ctx     context.Context
-	ign     ignorer
-	hasher  *contentHasher
-	buf     []byte
-	entries []digestEntry
-	bytes   int64
-	base    *linkBase
-	man     manifest
-	linked  int
+	ctx       context.Context
+	ign       ignorer
+	hasher    *contentHasher
+	buf       []byte
+	entries   []digestEntry
+	bytes     int64
+	base      *linkBase
+	reuseDirs bool
+	root      string // the snapshot's tree directory
+	man       manifest
+	linked    int
 }
 
 // link hard-links p from the base snapshot when the base has the same blob with the
@@ -81,18 +87,74 @@ func (w *treeWriter) link(e object.TreeEntry, p, mode, full string) bool {
 	if w.base == nil {
 		return false
 	}
-	old, ok := w.base.files[p]
-	if !ok || old.blob != e.Hash.String() || old.mode != mode || mode == modeSymlink {
+	old, ok := w.base.files.entries[p]
+	if !ok || old.blob != e.Hash || old.mode != mode || mode == modeSymlink {
 		return false
 	}
 	if err := os.Link(filepath.Join(w.base.tree, filepath.FromSlash(p)), full); err != nil {
 		return false // evicted meanwhile, or links unsupported: write it
 	}
-	w.entries = append(w.entries, digestEntry{path: p, mode: mode, sum: old.sum})
-	w.man[p] = old
+	w.keep(p, old)
+	return true
+}
+
+// keep records a file or directory taken over unchanged from the base.
+func (w *treeWriter) keep(p string, old manifestEntry) {
+	w.man.entries[p] = old
+	if old.mode == modeDir {
+		return
+	}
+	w.entries = append(w.entries, digestEntry{path: p, mode: old.mode, sum: old.sum})
 	w.bytes += old.size
 	w.linked++
+}
+
+// reuseDir recreates directory p from the base snapshot, without reading its Git
+// tree, when the base has the same tree there (and was cut with the same ignore
+// rules, so it kept the same files): subdirectories are made, files hard-linked and
+// symlinks copied. It reports whether it did; when a step fails (the base was
+// evicted meanwhile), what it made is removed and the caller writes p from Git.
+func (w *treeWriter) reuseDir(e object.TreeEntry, p, full string) bool {
+	if !w.reuseDirs {
+		return false
+	}
+	old, ok := w.base.files.entries[p]
+	if !ok || old.mode != modeDir || old.blob != e.Hash {
+		return false
+	}
+	if err := os.Mkdir(full, 0o755); err != nil {
+		return false
+	}
+	under := w.base.under(p)
+	for _, q := range under {
+		if err := w.copyEntry(q, w.base.files.entries[q]); err != nil {
+			_ = removeTree(full)
+			return false
+		}
+	}
+	w.keep(p, old)
+	for _, q := range under {
+		w.keep(q, w.base.files.entries[q])
+	}
 	return true
+}
+
+// copyEntry makes base entry q in the new tree.
+func (w *treeWriter) copyEntry(q string, e manifestEntry) error {
+	src := filepath.Join(w.base.tree, filepath.FromSlash(q))
+	dst := filepath.Join(w.root, filepath.FromSlash(q))
+	switch e.mode {
+	case modeDir:
+		return os.Mkdir(dst, 0o755)
+	case modeSymlink:
+		target, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(target, dst)
+	default:
+		return os.Link(src, dst)
+	}
 }
 
 func (w *treeWriter) writeTree(t *object.Tree, rel, dir string) error {
@@ -110,7 +172,7 @@ func (w *treeWriter) writeTree(t *object.Tree, rel, dir string) error {
 		full := filepath.Join(dir, e.Name)
 		switch e.Mode {
 		case filemode.Dir:
-			if w.ign.ignored(p, true) {
+			if w.ign.ignored(p, true) || w.reuseDir(e, p, full) {
 				continue
 			}
 			sub, err := t.Tree(e.Name)
@@ -120,6 +182,7 @@ func (w *treeWriter) writeTree(t *object.Tree, rel, dir string) error {
 			if err := os.Mkdir(full, 0o755); err != nil {
 				return err
 			}
+			w.man.entries[p] = manifestEntry{mode: modeDir, blob: e.Hash}
 			if err := w.writeTree(sub, p, full); err != nil {
 				return err
 			}
@@ -172,7 +235,7 @@ func (w *treeWriter) writeBlob(t *object.Tree, e object.TreeEntry, p, full strin
 			return err
 		}
 		w.entries = append(w.entries, entry)
-		w.man[p] = manifestEntry{mode: modeSymlink, blob: e.Hash.String(), sum: entry.sum, size: int64(len(target))}
+		w.man.entries[p] = manifestEntry{mode: modeSymlink, blob: e.Hash, sum: entry.sum, size: int64(len(target))}
 		return nil
 	}
 	perm := fs.FileMode(0o644)
@@ -192,7 +255,7 @@ func (w *treeWriter) writeBlob(t *object.Tree, e object.TreeEntry, p, full strin
 	}
 	entry.sum = sum
 	w.entries = append(w.entries, entry)
-	w.man[p] = manifestEntry{mode: entry.mode, blob: e.Hash.String(), sum: sum, size: n}
+	w.man.entries[p] = manifestEntry{mode: entry.mode, blob: e.Hash, sum: sum, size: n}
 	w.bytes += n
 	return nil
 }
