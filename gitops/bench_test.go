@@ -81,7 +81,7 @@ func BenchmarkFleet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rec, err := NewReconciler(ReconcilerOptions{Config: cfg, Sources: sources, ResolveInterval: time.Second})
+		rec, err := NewReconciler(ReconcilerOptions{Config: cfg, Sources: sources, ResolveInterval: time.Second, Recorder: &History{}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func BenchmarkNoopLargeApp(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rec, err := NewReconciler(ReconcilerOptions{Config: cfg, Sources: sources})
+	rec, err := NewReconciler(ReconcilerOptions{Config: cfg, Sources: sources, Recorder: &History{}})
 	if err != nil {
 		b.Fatal(err)
 	}

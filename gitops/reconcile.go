@@ -357,7 +357,7 @@ func (st *appState) keepLastGood(res *Result) {
 
 // fail records a reconcile that could not complete and returns err.
 func (r *Reconciler) fail(ctx context.Context, res *Result, app *Application, start time.Time, err error) error {
-	rec := SyncRecord{App: app.Key(), Project: app.ProjectName(), Revision: res.Revision, Trigger: res.Trigger,
+	rec := SyncRecord{App: app.Key(), UID: app.UID, Project: app.ProjectName(), Revision: res.Revision, Trigger: res.Trigger,
 		StartedAt: start, FinishedAt: time.Now(), Result: "Failed", Message: err.Error()}
 	if rerr := r.recorder.Record(ctx, rec); rerr != nil {
 		logr.FromContextOrDiscard(ctx).Error(rerr, "record failed sync")

@@ -315,7 +315,7 @@ func (c cacheLive) Get(ctx context.Context, ref apply.Ref) (*unstructured.Unstru
 
 // record writes the audit trail entry of a sync (or of an OutOfSync report).
 func (r *Reconciler) record(ctx context.Context, app *Application, res *Result, start time.Time) {
-	rec := SyncRecord{App: app.Key(), Project: app.ProjectName(), Revision: res.Revision, Trigger: res.Trigger,
+	rec := SyncRecord{App: app.Key(), UID: app.UID, Project: app.ProjectName(), Revision: res.Revision, Trigger: res.Trigger,
 		StartedAt: start, FinishedAt: time.Now(), Result: "Succeeded"}
 	switch {
 	case len(res.Conditions) > 0 && res.SyncRan:

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
@@ -50,8 +52,13 @@ type ReconcilerOptions struct {
 	// ClusterCache builds the live-object cache of a destination; nil means an
 	// InformerCache restricted to objects carrying apply.LabelOwner.
 	ClusterCache func(dynamic.Interface) ClusterCache
-	// Recorder writes the audit trail; nil means a History kept in memory (see History).
+	// Recorder writes the audit trail; nil means the defaults: a Kubernetes Event on
+	// the Application (in the Config cluster, namespaced Applications only), a line in
+	// the JSON-lines HistoryFile, and the in-memory History (see History).
 	Recorder Recorder
+	// HistoryFile is the JSON-lines history of the default Recorder: "" means
+	// <user cache dir>/driftless/history.jsonl, "-" none. Ignored with a Recorder.
+	HistoryFile string
 	// FieldManager is the server-side apply field manager; "" means "driftless".
 	FieldManager string
 	// Projects are the AppProjects Applications may name; "default" is DefaultProject
@@ -81,6 +88,7 @@ type Reconciler struct {
 	renderer *render.Renderer
 	recorder Recorder
 	history  *History
+	closers  []io.Closer // what the default Recorder opened
 	projects map[string]*AppProject
 
 	static *diff.StaticSchemas // built-in schemas, shared by every destination
@@ -144,8 +152,9 @@ func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
 	}
 	r.resolved = newResolveCache(opts.ResolveInterval)
 	if r.recorder == nil {
-		r.history = &History{}
-		r.recorder = r.history
+		if err := r.defaultRecorder(opts); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range opts.Projects {
 		r.projects[p.Name] = p
@@ -153,8 +162,36 @@ func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
 	return r, nil
 }
 
-// History returns the in-memory audit trail when the Reconciler keeps the default one
-// (nil when a Recorder was given).
+// defaultRecorder sets up the default audit trail: History, Events, JSON lines.
+func (r *Reconciler) defaultRecorder(opts ReconcilerOptions) error {
+	cs, err := kubernetes.NewForConfig(opts.Config)
+	if err != nil {
+		return fmt.Errorf("gitops: event recorder: %w", err)
+	}
+	r.history = &History{}
+	recorders := Recorders{r.history, &EventRecorder{Client: cs}}
+	path := opts.HistoryFile
+	if path == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		path = filepath.Join(dir, "driftless", "history.jsonl")
+	}
+	if path != "-" {
+		jl, closer, err := OpenJSONLines(path)
+		if err != nil {
+			return fmt.Errorf("gitops: %w", err)
+		}
+		recorders = append(recorders, jl)
+		r.closers = append(r.closers, closer)
+	}
+	r.recorder = recorders
+	return nil
+}
+
+// History returns the in-memory audit trail when the Reconciler keeps the default
+// Recorder (nil when a Recorder was given).
 func (r *Reconciler) History() *History { return r.history }
 
 // Renderer returns the Renderer (for its Stats).
@@ -194,6 +231,10 @@ func (r *Reconciler) Close() {
 		d.cache.Stop()
 	}
 	r.dests = map[string]*destination{}
+	for _, c := range r.closers {
+		_ = c.Close()
+	}
+	r.closers = nil
 }
 
 // destinationFor returns (building once) the clients and cache of an Application's

@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
 )
@@ -37,6 +38,7 @@ const (
 // never a Secret value.
 type SyncRecord struct {
 	App        string         `json:"app"`
+	UID        types.UID      `json:"uid,omitempty"` // the Application object's, when it is one
 	Project    string         `json:"project"`
 	Revision   string         `json:"revision,omitempty"`
 	Trigger    Trigger        `json:"trigger"`
@@ -157,7 +159,7 @@ type EventRecorder struct {
 	Client kubernetes.Interface
 	// Component is the Event source (default "driftless").
 	Component string
-	// Lookup returns the Application object (for its UID); nil skips the UID.
+	// Lookup returns the Application object (for its UID); nil means the record's UID.
 	Lookup func(key string) *Application
 }
 
@@ -176,7 +178,7 @@ func (e *EventRecorder) Record(ctx context.Context, rec SyncRecord) error {
 	if rec.Result == "Failed" {
 		typ = corev1.EventTypeWarning
 	}
-	ref := corev1.ObjectReference{APIVersion: APIVersion, Kind: ApplicationKind, Namespace: ns, Name: name}
+	ref := corev1.ObjectReference{APIVersion: APIVersion, Kind: ApplicationKind, Namespace: ns, Name: name, UID: rec.UID}
 	if e.Lookup != nil {
 		if app := e.Lookup(rec.App); app != nil {
 			ref.UID = app.UID

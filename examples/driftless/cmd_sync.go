@@ -55,6 +55,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 10*time.Minute, "bound for the whole sync")
 	appFile := fs.String("app", "", "sync the Application(s) in this YAML file (Argo CD format: source repo, path, revision, destination) instead of PATH")
 	projectFile := fs.String("project", "", "with --app: the AppProject YAML the Applications name (default: the permissive default project)")
+	historyFile := fs.String("history", "", "with --app: the JSON-lines audit history to append to (default: <user cache dir>/driftless/history.jsonl; - for none); Events go on the Applications too")
 
 	positional, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -74,7 +75,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()
-		if err := syncApplications(ctx, cfg, *appFile, *projectFile, gitops.SyncRequest{Prune: *prune, DryRun: *dryRun}, stdout); err != nil {
+		if err := syncApplications(ctx, cfg, *appFile, *projectFile, *historyFile, gitops.SyncRequest{Prune: *prune, DryRun: *dryRun}, stdout); err != nil {
 			return fail(err)
 		}
 		return 0

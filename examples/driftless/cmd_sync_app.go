@@ -15,7 +15,7 @@ import (
 // syncApplications is `driftless sync --app FILE`: a one-shot manual sync of each
 // Application in FILE (fetch, render, diff, apply, health) through the gitops
 // Reconciler, printing each Result and the audit record.
-func syncApplications(ctx context.Context, cfg *rest.Config, appFile, projectFile string, req gitops.SyncRequest, stdout io.Writer) error {
+func syncApplications(ctx context.Context, cfg *rest.Config, appFile, projectFile, historyFile string, req gitops.SyncRequest, stdout io.Writer) error {
 	data, err := os.ReadFile(appFile)
 	if err != nil {
 		return err
@@ -27,7 +27,7 @@ func syncApplications(ctx context.Context, cfg *rest.Config, appFile, projectFil
 	if len(apps) == 0 {
 		return fmt.Errorf("%s: no Application", appFile)
 	}
-	opts := gitops.ReconcilerOptions{Config: cfg}
+	opts := gitops.ReconcilerOptions{Config: cfg, HistoryFile: historyFile}
 	if projectFile != "" {
 		raw, err := os.ReadFile(projectFile)
 		if err != nil {

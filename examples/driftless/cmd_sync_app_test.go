@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,7 +27,8 @@ func TestSyncApplicationFile(t *testing.T) {
 	for _, f := range []string{"applications/cluster-config.yaml", "applications/payment-service-oslo.yaml", "projects/ecommerce-backend.yaml"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(f)), []byte(layout[f]), 0o644))
 	}
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	cacheHome := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cacheHome)
 	sync := func(app string, extra ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		args := append([]string{"sync", "--kubeconfig", kubeconfig, "--app", filepath.Join(dir, app)}, extra...)
@@ -46,6 +48,9 @@ func TestSyncApplicationFile(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "Synced")
 	assert.Contains(t, out, "audit: argocd/payment-service-oslo Succeeded at "+repo.Head())
+	history, err := os.ReadFile(filepath.Join(cacheHome, "driftless", "history.jsonl"))
+	require.NoError(t, err)
+	assert.Equal(t, 3, strings.Count(string(history), "\n"), "one line per sync, the failed one too:\n%s", history)
 
 	d, err := c.Dynamic.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).Namespace("payments-oslo").
 		Get(context.Background(), "payment-service", metav1.GetOptions{})

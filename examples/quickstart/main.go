@@ -2,7 +2,7 @@
 // install: it creates a Git repository in the seed layout (apps/base, two overlays,
 // cluster-config, a project), reconciles it into a cluster, then commits a change,
 // edits an object by hand, removes a file, and prints the diff, the sync, selfHeal,
-// prune and the audit trail as it goes.
+// prune and the audit trail (History, Events on the Applications, JSON lines) as it goes.
 //
 //	go run ./examples/quickstart                     # an in-memory API server (gitopstest)
 //	go run ./examples/quickstart --kubeconfig FILE   # a real cluster (writes namespaces payments-oslo, payments-bergen)
@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -107,7 +108,8 @@ func run(ctx context.Context, kubeconfig string, w io.Writer) (err error) {
 	if err := yaml.UnmarshalStrict([]byte(layout["projects/ecommerce-backend.yaml"]), project); err != nil {
 		return fmt.Errorf("projects/ecommerce-backend.yaml: %w", err)
 	}
-	rec, err := gitops.NewReconciler(gitops.ReconcilerOptions{Config: cfg, Sources: sources, Projects: []*gitops.AppProject{project}})
+	rec, err := gitops.NewReconciler(gitops.ReconcilerOptions{Config: cfg, Sources: sources, Projects: []*gitops.AppProject{project},
+		HistoryFile: work + "/history.jsonl"})
 	if err != nil {
 		return err
 	}
@@ -122,6 +124,10 @@ func run(ctx context.Context, kubeconfig string, w io.Writer) (err error) {
 			return err
 		}
 		apps[name] = parsed[0]
+	}
+	// The Applications' own namespace (argocd in the seed) holds their audit Events.
+	if err := ensureNamespace(ctx, cfg, apps["cluster-config"].Namespace); err != nil {
+		return err
 	}
 	reconcile := func(name string, trigger gitops.Trigger) (*gitops.Result, error) {
 		res, err := rec.Reconcile(ctx, apps[name], trigger)
@@ -198,6 +204,16 @@ func run(ctx context.Context, kubeconfig string, w io.Writer) (err error) {
 		}
 		fmt.Fprintln(w)
 	}
+	events, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "events"}).Namespace(apps["cluster-config"].Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list the audit Events: %w", err)
+	}
+	history, err := os.ReadFile(work + "/history.jsonl")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "the same records: %d Events on the Applications (namespace %s), %d lines of JSON history\n",
+		len(events.Items), apps["cluster-config"].Namespace, strings.Count(string(history), "\n"))
 	return nil
 }
 
@@ -217,6 +233,20 @@ func indent(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// ensureNamespace creates namespace ns unless it exists.
+func ensureNamespace(ctx context.Context, cfg *rest.Config, ns string) error {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
+	_, err = dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(ctx, obj, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	return nil
 }
 
 // cluster returns the cluster to reconcile into: the kubeconfig's current context,

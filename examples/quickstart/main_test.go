@@ -28,6 +28,7 @@ func checkNarrative(t *testing.T, out string) {
 		"spec.replicas is 7 again",
 		"Service/payments-oslo/payment-service     deleted",
 		"== 7. the audit trail",
+		"the same records: 7 Events on the Applications (namespace argocd), 7 lines of JSON history",
 	} {
 		assert.Contains(t, out, want)
 	}
