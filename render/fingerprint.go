@@ -21,7 +21,9 @@ type fingerprints struct {
 	max     int
 }
 
-type fpKey struct{ op, path string }
+// fpKey names an observation: op on root/rel (rel "." is the root itself). Keeping
+// root and rel apart spares a cache hit one string concatenation per input.
+type fpKey struct{ root, rel, op string }
 
 // racyWindow is how long before the read a file must have been last changed for its
 // fingerprint to be trusted.
@@ -45,23 +47,23 @@ func newFingerprints() *fingerprints {
 	return &fingerprints{entries: map[fpKey]fpEntry{}, max: maxFingerprints}
 }
 
-// get returns the observation recorded for op on path when its identity is fp.
-func (f *fingerprints) get(path, op string, fp fingerprint) (string, bool) {
+// get returns the observation recorded for op on root/rel when its identity is fp.
+func (f *fingerprints) get(root, rel, op string, fp fingerprint) (string, bool) {
 	if f == nil {
 		return "", false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e, ok := f.entries[fpKey{op, path}]
+	e, ok := f.entries[fpKey{root, rel, op}]
 	if !ok || e.fp != fp {
 		return "", false
 	}
 	return e.value, true
 }
 
-// put remembers an observation made at readStart, if the path had not changed for
-// racyWindow before that.
-func (f *fingerprints) put(path, op string, fp fingerprint, value string, readStart time.Time) {
+// put remembers an observation of root/rel made at readStart, if the path had not
+// changed for racyWindow before that.
+func (f *fingerprints) put(root, rel, op string, fp fingerprint, value string, readStart time.Time) {
 	if f == nil {
 		return
 	}
@@ -74,7 +76,7 @@ func (f *fingerprints) put(path, op string, fp fingerprint, value string, readSt
 	if len(f.entries) >= f.max {
 		clear(f.entries)
 	}
-	f.entries[fpKey{op, path}] = fpEntry{fp: fp, value: value}
+	f.entries[fpKey{root, rel, op}] = fpEntry{fp: fp, value: value}
 }
 
 // unchangedFast validates set under root with one lstat per path where it can,
@@ -128,7 +130,7 @@ func unchangedFast(root string, set *InputSet, fps *fingerprints) bool {
 		v := observe(s, in.Op, in.Path)
 		if v == in.Value && (in.Op == opRead || in.Op == opList) {
 			if fp, kind, err := lstatFingerprint(abs(in.Path)); err == nil && kind != "link" {
-				fps.put(abs(in.Path), in.Op, fp, v, t)
+				fps.put(root, in.Path, in.Op, fp, v, t)
 			}
 		}
 		return v == in.Value
@@ -136,11 +138,28 @@ func unchangedFast(root string, set *InputSet, fps *fingerprints) bool {
 	// Every directory on the way to an input must still be a real directory (not a
 	// symlink): then each input path names a file physically under the root, and a
 	// plain lstat of it is as good as a sandboxed one.
+	// A directory checked here had its own ancestors checked before it, and sorted
+	// inputs share their directories, so the walk up stops at the last one checked.
+	var checked [4]string
+	checkedN := 0
+	isChecked := func(d string) bool {
+		for i := 0; i < checkedN && i < len(checked); i++ {
+			if checked[i] == d {
+				return true
+			}
+		}
+		return false
+	}
 	for _, in := range set.Inputs {
-		for d := parentOf(in.Path); d != "." && in.Path != "."; d = parentOf(d) {
+		if in.Path == "." {
+			continue
+		}
+		for d := parentOf(in.Path); d != "." && !isChecked(d); d = parentOf(d) {
 			if st := lstat(d); st.err != nil || st.kind != "dir" {
 				return unchangedSlow(root, set)
 			}
+			checked[checkedN%len(checked)] = d
+			checkedN++
 		}
 	}
 	// A path confirmed missing while its directory had the identity it has now is
@@ -150,7 +169,7 @@ func unchangedFast(root string, set *InputSet, fps *fingerprints) bool {
 		if st.err != nil || st.kind != "dir" {
 			return false
 		}
-		_, ok := fps.get(abs(rel), opMissing, st.fp)
+		_, ok := fps.get(root, rel, opMissing, st.fp)
 		return ok
 	}
 	var confirmedMissing []string
@@ -188,7 +207,7 @@ func unchangedFast(root string, set *InputSet, fps *fingerprints) bool {
 				}
 				continue
 			}
-			if v, ok := fps.get(abs(in.Path), in.Op, st.fp); ok {
+			if v, ok := fps.get(root, in.Path, in.Op, st.fp); ok {
 				if v != in.Value {
 					return false
 				}
@@ -203,7 +222,7 @@ func unchangedFast(root string, set *InputSet, fps *fingerprints) bool {
 	}
 	for _, rel := range confirmedMissing {
 		if st := lstat(parentOf(rel)); st.err == nil && st.kind == "dir" {
-			fps.put(abs(rel), opMissing, st.fp, "", start)
+			fps.put(root, rel, opMissing, st.fp, "", start)
 		}
 	}
 	return true

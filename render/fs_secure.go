@@ -256,7 +256,7 @@ func (s *sandboxFS) readFile(rel string) ([]byte, error) {
 	s.rec.add(opRead, rel, value)
 	if err == nil && s.fps != nil {
 		if fp, kind, ferr := lstatFingerprint(s.abs(rel)); ferr == nil && kind == "file" {
-			s.fps.put(s.abs(rel), opRead, fp, value, start)
+			s.fps.put(s.root, rel, opRead, fp, value, start)
 		}
 	}
 	if err != nil {
