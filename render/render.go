@@ -30,6 +30,8 @@ type Renderer struct {
 	hits    atomic.Int64
 	// snapshots remembers renders of source Snapshots by their content digest.
 	snapshots snapshotMemo
+	indexes   snapshotIndexes
+	indexHits atomic.Int64
 	builds    atomic.Int64
 	uncached  atomic.Int64
 }
@@ -54,6 +56,9 @@ type Stats struct {
 	Builds int64
 	// Uncacheable is the number of renders that could not be cached (remote bases).
 	Uncacheable int64
+	// IndexHits counts the cache hits (included in CacheHits) on a new source
+	// Snapshot validated by its file index, without reading a file.
+	IndexHits int64
 }
 
 // NewRenderer returns a Renderer.
@@ -70,7 +75,7 @@ func NewRenderer(o RendererOptions) *Renderer {
 
 // Stats returns the counters so far.
 func (r *Renderer) Stats() Stats {
-	return Stats{Renders: r.renders.Load(), CacheHits: r.hits.Load(), Builds: r.builds.Load(), Uncacheable: r.uncached.Load()}
+	return Stats{Renders: r.renders.Load(), CacheHits: r.hits.Load(), Builds: r.builds.Load(), Uncacheable: r.uncached.Load(), IndexHits: r.indexHits.Load()}
 }
 
 // Render renders once, without a cache. See (*Renderer).Render.
@@ -98,9 +103,8 @@ func (r *Renderer) Render(ctx context.Context, root, path string, opts Options) 
 		return nil, err
 	}
 	optsDigest, cacheable := opts.digest()
-	salt := cacheVersion + "\x00" + rel + "\x00" + optsDigest
-	sum := sha256.Sum256([]byte(salt))
-	target := hex.EncodeToString(sum[:])
+	salt := targetSalt(rel, optsDigest)
+	target := renderTarget(rel, optsDigest)
 	if r.cache != nil && cacheable {
 		// Validation needs no symlink-free root: every input is checked by the
 		// identity of the file it names now.
@@ -132,6 +136,18 @@ func (r *Renderer) Render(ctx context.Context, root, path string, opts Options) 
 	}
 	logr.FromContextOrDiscard(ctx).V(1).Info("rendered", "root", root, "path", rel, "objects", len(m.Objects), "digest", m.Digest)
 	return m, nil
+}
+
+// targetSalt is what keys a render besides its inputs: the cache version, the path
+// and the options.
+func targetSalt(rel, optsDigest string) string {
+	return cacheVersion + "\x00" + rel + "\x00" + optsDigest
+}
+
+// renderTarget is the cache target of a render: its path and options.
+func renderTarget(rel, optsDigest string) string {
+	sum := sha256.Sum256([]byte(targetSalt(rel, optsDigest)))
+	return hex.EncodeToString(sum[:])
 }
 
 // cleanRoot returns root absolute and symlink-free, checking it is a directory.

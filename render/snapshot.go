@@ -12,8 +12,10 @@ const snapshotMemoSize = 4096
 
 // RenderSnapshot renders path inside a source Snapshot. A Snapshot's tree is read-only
 // and its Digest names its content, so a render of a Snapshot with the same Digest,
-// path and options is answered from memory without touching the filesystem; otherwise
-// it is Render on the Snapshot's Dir (and its content-keyed cache).
+// path and options is answered from memory without touching the filesystem; a cached
+// render whose inputs the Snapshot's file index shows unchanged (a new revision that
+// did not touch them) is too (see snapshot_index.go); otherwise it is Render on the
+// Snapshot's Dir (and its content-keyed cache).
 func (r *Renderer) RenderSnapshot(ctx context.Context, snap *source.Snapshot, path string, opts Options) (*Manifests, error) {
 	rel, err := cleanPath(path)
 	if err != nil {
@@ -27,6 +29,15 @@ func (r *Renderer) RenderSnapshot(ctx context.Context, snap *source.Snapshot, pa
 			r.renders.Add(1)
 			r.hits.Add(1)
 			return m, nil
+		}
+		if files := r.indexes.get(snap); files != nil {
+			if m, ok := r.fromIndex(files, rel, optsDigest); ok {
+				r.renders.Add(1)
+				r.hits.Add(1)
+				r.indexHits.Add(1)
+				r.snapshots.put(key, m)
+				return m, nil
+			}
 		}
 	}
 	m, err := r.Render(ctx, snap.Dir, path, opts)

@@ -275,7 +275,8 @@ func (c *DiskCache) hold(ctx context.Context, key, id string) (*Snapshot, error)
 		return nil, errors.Join(err, lk.release())
 	}
 	c.touch(filepath.Join(dir, "meta.json"))
-	return &Snapshot{Revision: m.Revision, Dir: filepath.Join(dir, "tree"), Digest: m.Digest, release: lk.release}, nil
+	return &Snapshot{Revision: m.Revision, Dir: filepath.Join(dir, "tree"), Digest: m.Digest, release: lk.release,
+		manifest: filepath.Join(dir, "manifest")}, nil
 }
 
 // mirrorCommit returns commit rev from the repository's mirror with the mirror's lock

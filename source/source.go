@@ -88,7 +88,8 @@ type Snapshot struct {
 	// source (see digest.go).
 	Digest string
 
-	release func() error
+	release  func() error
+	manifest string // the tree's index (see Files); "" when there is none
 }
 
 // Close releases the snapshot. Dir may disappear afterwards (at eviction).

@@ -212,8 +212,18 @@ func run(ctx context.Context, kubeconfig string, w io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	ours := 0 // events of this run's syncs (a real cluster may keep earlier runs')
+	for _, ev := range events.Items {
+		msg, _, _ := unstructured.NestedString(ev.Object, "message")
+		for _, r := range rec.History().Records("") {
+			if strings.Contains(msg, " at "+shortRev(r.Revision)+" (") {
+				ours++
+				break
+			}
+		}
+	}
 	fmt.Fprintf(w, "the same records: %d Events on the Applications (namespace %s), %d lines of JSON history\n",
-		len(events.Items), apps["cluster-config"].Namespace, strings.Count(string(history), "\n"))
+		ours, apps["cluster-config"].Namespace, strings.Count(string(history), "\n"))
 	return nil
 }
 
