@@ -121,6 +121,7 @@ func BenchmarkFleet(b *testing.B) {
 		after := rec.Renderer().Stats()
 		b.ReportMetric(float64(one.Milliseconds()), "one-commit-round-ms")
 		b.ReportMetric(float64(after.Builds-stats.Builds), "one-commit-kustomize-builds")
+		b.ReportMetric(float64(after.IndexHits-stats.IndexHits), "one-commit-index-hits")
 		b.ReportMetric(float64(counter.Writes()-writes), "one-commit-api-writes")
 		rec.Close()
 	}
