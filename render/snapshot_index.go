@@ -14,8 +14,10 @@ import (
 // call. Inputs the index cannot answer (symbolic links, directory listings, errors
 // other than "missing") leave the render to Render's own re-check.
 
-// indexMemoSize bounds the file indexes kept by snapshot digest.
-const indexMemoSize = 8
+// indexMemoSize bounds the file indexes kept by snapshot digest. An index costs
+// about 200 bytes per file (20 MB for a 100,000-file monorepo); reloading one is a
+// parse of its manifest, once per revision and application at most.
+const indexMemoSize = 4
 
 // snapshotIndexes keeps the file indexes of recent snapshots by their digest: the
 // Snapshot values of one revision differ per Fetch, the index does not.
