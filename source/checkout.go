@@ -55,14 +55,18 @@ func writeGitTree(ctx context.Context, commit *object.Commit, dst string, extra 
 	}
 	// Whole directories are reused only when the base was cut with the same rules.
 	w.reuseDirs = base != nil && base.files.ignore == ignoreID
-	if err := os.Mkdir(dst, 0o755); err != nil {
+	if err := w.mkdir(dst); err != nil {
 		return treeStats{}, err
 	}
 	if err := w.writeTree(tree, "", dst); err != nil {
 		return treeStats{}, err
 	}
-	if err := makeReadOnly(dst); err != nil {
-		return treeStats{}, err
+	// Files are created read-only (or linked from a read-only snapshot); directories
+	// stay writable until everything is in them.
+	for _, d := range w.dirs {
+		if err := os.Chmod(d, 0o555); err != nil {
+			return treeStats{}, err
+		}
 	}
 	return treeStats{digest: digestOf(w.entries), files: len(w.entries), bytes: w.bytes, linked: w.linked, man: w.man}, nil
 }
@@ -79,6 +83,16 @@ type treeWriter struct {
 	root      string // the snapshot's tree directory
 	man       manifest
 	linked    int
+	dirs      []string // every directory made, to make read-only at the end
+}
+
+// mkdir makes a directory of the tree and remembers it.
+func (w *treeWriter) mkdir(dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	w.dirs = append(w.dirs, dir)
+	return nil
 }
 
 // link hard-links p from the base snapshot when the base has the same blob with the
@@ -122,13 +136,15 @@ func (w *treeWriter) reuseDir(e object.TreeEntry, p, full string) bool {
 	if !ok || old.mode != modeDir || old.blob != e.Hash {
 		return false
 	}
-	if err := os.Mkdir(full, 0o755); err != nil {
+	dirs := len(w.dirs)
+	if err := w.mkdir(full); err != nil {
 		return false
 	}
 	under := w.base.under(p)
 	for _, q := range under {
 		if err := w.copyEntry(q, w.base.files.entries[q]); err != nil {
 			_ = removeTree(full)
+			w.dirs = w.dirs[:dirs]
 			return false
 		}
 	}
@@ -145,7 +161,7 @@ func (w *treeWriter) copyEntry(q string, e manifestEntry) error {
 	dst := filepath.Join(w.root, filepath.FromSlash(q))
 	switch e.mode {
 	case modeDir:
-		return os.Mkdir(dst, 0o755)
+		return w.mkdir(dst)
 	case modeSymlink:
 		target, err := os.Readlink(src)
 		if err != nil {
@@ -179,7 +195,7 @@ func (w *treeWriter) writeTree(t *object.Tree, rel, dir string) error {
 			if err != nil {
 				return fmt.Errorf("read tree %s: %w", p, err)
 			}
-			if err := os.Mkdir(full, 0o755); err != nil {
+			if err := w.mkdir(full); err != nil {
 				return err
 			}
 			w.man.entries[p] = manifestEntry{mode: modeDir, blob: e.Hash}
@@ -238,9 +254,9 @@ func (w *treeWriter) writeBlob(t *object.Tree, e object.TreeEntry, p, full strin
 		w.man.entries[p] = manifestEntry{mode: modeSymlink, blob: e.Hash, sum: entry.sum, size: int64(len(target))}
 		return nil
 	}
-	perm := fs.FileMode(0o644)
+	perm := fs.FileMode(0o444) // a new file opened for writing may have no write bit
 	if e.Mode == filemode.Executable {
-		entry.mode, perm = modeExecutable, 0o755
+		entry.mode, perm = modeExecutable, 0o555
 	}
 	out, err := os.OpenFile(full, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
 	if err != nil {
