@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 )
@@ -104,11 +105,14 @@ func TestDiscoverySchemasRefresh(t *testing.T) {
 	cp := gitopstest.StartControlPlane(t)
 	cl := gitopstest.ClusterFor(t, cp.Config)
 	crd := strings.ReplaceAll(strings.ReplaceAll(gadgetCRD, "gadget", "thing"), "Gadget", "Thing")
-	crd = strings.ReplaceAll(crd, "corpus.driftless.dev", "refresh.driftless.dev")
+	// A group of its own per run: a CRD left by an earlier run (-count) would still be
+	// re-publishing its OpenAPI document while this one reads it.
+	group := "refresh-" + strings.ToLower(rand.String(6)) + ".driftless.dev"
+	crd = strings.ReplaceAll(crd, "corpus.driftless.dev", group)
 	crd = strings.Replace(crd, "spec: {type: object, x-kubernetes-preserve-unknown-fields: true}",
 		"spec: {type: object, properties: {a: {type: string}}}", 1)
 	cl.Apply(t, parseObj(t, crd, ""), "setup", true)
-	gvk := schema.GroupVersionKind{Group: "refresh.driftless.dev", Version: "v1", Kind: "Thing"}
+	gvk := schema.GroupVersionKind{Group: group, Version: "v1", Kind: "Thing"}
 	waitForSchema(t, cp.Config, gvk, "a")
 
 	cfg, requests := countingConfig(cp.Config)
@@ -117,7 +121,7 @@ func TestDiscoverySchemasRefresh(t *testing.T) {
 	d := New(Options{Schemas: s})
 	ns := cl.NewNamespace(t)
 	obj := func(spec string) string {
-		return "apiVersion: refresh.driftless.dev/v1\nkind: Thing\nmetadata: {name: t1}\nspec: {" + spec + "}\n"
+		return "apiVersion: " + group + "/v1\nkind: Thing\nmetadata: {name: t1}\nspec: {" + spec + "}\n"
 	}
 	live := cl.Apply(t, parseObj(t, obj("a: x"), ns), "driftless", true)
 	res, err := d.Diff(ctx, parseObj(t, obj("a: x"), ns), live)
@@ -135,7 +139,7 @@ func TestDiscoverySchemasRefresh(t *testing.T) {
 	waitForSchema(t, cp.Config, gvk, "b")
 	_, err = d.Diff(ctx, parseObj(t, obj("a: x, b: z"), ns), live)
 	require.ErrorContains(t, err, "field not declared in schema")
-	s.InvalidateGroup("refresh.driftless.dev")
+	s.InvalidateGroup(group)
 	before := requests.Load()
 	res, err = d.Diff(ctx, parseObj(t, obj("a: x, b: z"), ns), live)
 	require.NoError(t, err)
