@@ -55,18 +55,14 @@ func writeGitTree(ctx context.Context, commit *object.Commit, dst string, extra 
 	}
 	// Whole directories are reused only when the base was cut with the same rules.
 	w.reuseDirs = base != nil && base.files.ignore == ignoreID
-	if err := w.mkdir(dst); err != nil {
+	if err := w.dirs.mkdir(dst); err != nil {
 		return treeStats{}, err
 	}
 	if err := w.writeTree(tree, "", dst); err != nil {
 		return treeStats{}, err
 	}
-	// Files are created read-only (or linked from a read-only snapshot); directories
-	// stay writable until everything is in them.
-	for _, d := range w.dirs {
-		if err := os.Chmod(d, 0o555); err != nil {
-			return treeStats{}, err
-		}
+	if err := w.dirs.seal(); err != nil {
+		return treeStats{}, err
 	}
 	return treeStats{digest: digestOf(w.entries), files: len(w.entries), bytes: w.bytes, linked: w.linked, man: w.man}, nil
 }
@@ -83,16 +79,7 @@ type treeWriter struct {
 	root      string // the snapshot's tree directory
 	man       manifest
 	linked    int
-	dirs      []string // every directory made, to make read-only at the end
-}
-
-// mkdir makes a directory of the tree and remembers it.
-func (w *treeWriter) mkdir(dir string) error {
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return err
-	}
-	w.dirs = append(w.dirs, dir)
-	return nil
+	dirs      treeDirs
 }
 
 // link hard-links p from the base snapshot when the base has the same blob with the
@@ -137,7 +124,7 @@ func (w *treeWriter) reuseDir(e object.TreeEntry, p, full string) bool {
 		return false
 	}
 	dirs := len(w.dirs)
-	if err := w.mkdir(full); err != nil {
+	if err := w.dirs.mkdir(full); err != nil {
 		return false
 	}
 	under := w.base.under(p)
@@ -161,7 +148,7 @@ func (w *treeWriter) copyEntry(q string, e manifestEntry) error {
 	dst := filepath.Join(w.root, filepath.FromSlash(q))
 	switch e.mode {
 	case modeDir:
-		return w.mkdir(dst)
+		return w.dirs.mkdir(dst)
 	case modeSymlink:
 		target, err := os.Readlink(src)
 		if err != nil {
@@ -195,7 +182,7 @@ func (w *treeWriter) writeTree(t *object.Tree, rel, dir string) error {
 			if err != nil {
 				return fmt.Errorf("read tree %s: %w", p, err)
 			}
-			if err := w.mkdir(full); err != nil {
+			if err := w.dirs.mkdir(full); err != nil {
 				return err
 			}
 			w.man.entries[p] = manifestEntry{mode: modeDir, blob: e.Hash}
@@ -254,18 +241,10 @@ func (w *treeWriter) writeBlob(t *object.Tree, e object.TreeEntry, p, full strin
 		w.man.entries[p] = manifestEntry{mode: modeSymlink, blob: e.Hash, sum: entry.sum, size: int64(len(target))}
 		return nil
 	}
-	perm := fs.FileMode(0o444) // a new file opened for writing may have no write bit
 	if e.Mode == filemode.Executable {
-		entry.mode, perm = modeExecutable, 0o555
+		entry.mode = modeExecutable
 	}
-	out, err := os.OpenFile(full, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	sum, n, err := w.hasher.copy(out, r, w.buf)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
+	sum, n, err := w.hasher.createFile(full, e.Mode == filemode.Executable, r, w.buf)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
@@ -291,38 +270,31 @@ func checkEntryName(name string) error {
 	return nil
 }
 
-// makeReadOnly removes the write bits from every file and directory under root
-// (directories last, so the walk can still list them). Symlinks are left alone.
-func makeReadOnly(root string) error {
-	var dirs []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			dirs = append(dirs, p)
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			return os.Chmod(p, info.Mode().Perm()&^0o222)
-		}
-		return nil
-	})
-	if err != nil {
+// treeDirs are the directories a snapshot writer made. Files are created read-only
+// (or hard-linked from a read-only snapshot), so sealing the directories makes the
+// whole tree read-only without walking it again.
+type treeDirs []string
+
+// mkdir makes a directory of the tree (writable until seal) and remembers it.
+func (d *treeDirs) mkdir(dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := os.Chmod(dirs[i], 0o555); err != nil {
+	*d = append(*d, dir)
+	return nil
+}
+
+// seal makes every directory read-only, once everything is in them.
+func (d treeDirs) seal() error {
+	for _, dir := range d {
+		if err := os.Chmod(dir, 0o555); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// removeTree deletes a tree makeReadOnly protected (write bits are restored on the
+// removeTree deletes a sealed tree (write bits are restored on the
 // directories first, which a non-root user needs to unlink their entries).
 func removeTree(root string) error {
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
+	"os"
 	"sort"
 )
 
@@ -63,5 +65,24 @@ func (c *contentHasher) copy(w io.Writer, r io.Reader, buf []byte) ([sha256.Size
 	n, err := io.CopyBuffer(dst, r, buf)
 	var sum [sha256.Size]byte
 	copy(sum[:], c.h.Sum(nil))
+	return sum, n, err
+}
+
+// createFile writes r into a new read-only file dst (executable when exec) and
+// returns the content's SHA-256 and size. A file created with no write bit is still
+// open for writing.
+func (c *contentHasher) createFile(dst string, exec bool, r io.Reader, buf []byte) ([sha256.Size]byte, int64, error) {
+	perm := fs.FileMode(0o444)
+	if exec {
+		perm = 0o555
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return [sha256.Size]byte{}, 0, err
+	}
+	sum, n, err := c.copy(out, r, buf)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
 	return sum, n, err
 }

@@ -39,13 +39,13 @@ func writeLocalTree(ctx context.Context, src, dst string, opts LocalOptions) (tr
 		hasher: newContentHasher(),
 		buf:    make([]byte, 32<<10),
 	}
-	if err := os.Mkdir(dst, 0o755); err != nil {
+	if err := w.dirs.mkdir(dst); err != nil {
 		return treeStats{}, err
 	}
 	if err := w.copyDir(src, "", dst); err != nil {
 		return treeStats{}, err
 	}
-	if err := makeReadOnly(dst); err != nil {
+	if err := w.dirs.seal(); err != nil {
 		return treeStats{}, err
 	}
 	return treeStats{digest: digestOf(w.entries), files: len(w.entries), bytes: w.bytes}, nil
@@ -58,6 +58,7 @@ type localWriter struct {
 	buf     []byte
 	entries []digestEntry
 	bytes   int64
+	dirs    treeDirs
 }
 
 func (w *localWriter) copyDir(srcDir, rel, dstDir string) error {
@@ -84,7 +85,7 @@ func (w *localWriter) copyDir(srcDir, rel, dstDir string) error {
 			if w.ign.ignored(p, true) {
 				continue
 			}
-			if err := os.Mkdir(dst, 0o755); err != nil {
+			if err := w.dirs.mkdir(dst); err != nil {
 				return err
 			}
 			if err := w.copyDir(src, p, dst); err != nil {
@@ -127,18 +128,12 @@ func (w *localWriter) copyFile(src, p, dst string) error {
 	if err != nil {
 		return err
 	}
-	mode, perm := modeRegular, fs.FileMode(0o644)
-	if info.Mode().Perm()&0o111 != 0 {
-		mode, perm = modeExecutable, 0o755
+	exec := info.Mode().Perm()&0o111 != 0
+	mode := modeRegular
+	if exec {
+		mode = modeExecutable
 	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	sum, n, err := w.hasher.copy(out, in, w.buf)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
+	sum, n, err := w.hasher.createFile(dst, exec, in, w.buf)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", p, err)
 	}
