@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 export GOTOOLCHAIN := local
 
-.PHONY: test testenv tools vet
+.PHONY: test testenv tools commands vet
 
 # Builds the control plane and the reference CLIs when missing (one time per machine),
-# then runs every test with the race detector; tests that need the control plane or a
-# reference CLI fail instead of skipping.
-test: testenv tools
+# installs git and ssh when missing, then runs every test with the race detector;
+# tests that need the control plane, a reference CLI or git/ssh fail instead of
+# skipping.
+test: testenv tools commands
 	KUBEBUILDER_ASSETS="$$(hack/testenv.sh)" \
 	DRIFTLESS_KUSTOMIZE="$$(hack/kustomize.sh)" \
 	DRIFTLESS_SOPS="$$(hack/sops.sh)" \
@@ -25,6 +26,10 @@ tools:
 testenv:
 	hack/testenv.sh
 	hack/testenv-workloads.sh
+
+# Installs the system commands the tests run (git, ssh) when missing.
+commands:
+	hack/commands.sh
 
 vet:
 	go vet ./...

@@ -16,12 +16,13 @@ import (
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/driftless-dev/driftless/internal/testtools"
 )
 
 // GitHTTPServerOptions configures NewGitHTTPServer. The zero value serves the repository
@@ -87,10 +88,7 @@ type GitHTTPServer struct {
 // Repo.Dir()) until the test ends. The git CLI must be installed.
 func NewGitHTTPServer(t testing.TB, dir string, opts GitHTTPServerOptions) *GitHTTPServer {
 	t.Helper()
-	gitBin, err := exec.LookPath("git")
-	if err != nil {
-		t.Skipf("gitopstest: git CLI not found: %v", err)
-	}
+	gitBin := testtools.Command(t, "git", "gitopstest's HTTP server runs git http-backend")
 	s := &GitHTTPServer{t: t, opts: opts, prefix: "/" + filepath.Base(dir)}
 	if !strings.HasSuffix(s.prefix, ".git") {
 		s.prefix += ".git"

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/driftless-dev/driftless/internal/testtools"
 )
 
 // GitSSHServerOptions configures NewGitSSHServer.
@@ -49,9 +51,7 @@ type GitSSHServer struct {
 func NewGitSSHServer(t testing.TB, dir string, opts GitSSHServerOptions) *GitSSHServer {
 	t.Helper()
 	if _, err := exec.LookPath("git-upload-pack"); err != nil {
-		if _, err := exec.LookPath("git"); err != nil {
-			t.Skipf("gitopstest: git CLI not found: %v", err)
-		}
+		testtools.Command(t, "git", "gitopstest's SSH server runs git-upload-pack")
 	}
 	if len(opts.AuthorizedKeys) == 0 {
 		t.Fatalf("gitopstest: NewGitSSHServer needs at least one authorized key")

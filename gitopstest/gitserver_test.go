@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/driftless-dev/driftless/internal/testtools"
 )
 
 // The git servers are checked with the git CLI as the client, so they are known to
@@ -62,9 +64,7 @@ func TestGitHTTPServerWithGitCLI(t *testing.T) {
 }
 
 func TestGitSSHServerWithGitCLI(t *testing.T) {
-	if _, err := exec.LookPath("ssh"); err != nil {
-		t.Skip("no ssh client")
-	}
+	testtools.Command(t, "ssh", "the git CLI reaches the SSH server through it")
 	repo := NewRepo(t)
 	head := repo.Write("a.yaml", "a: 1\n").Commit("one")
 	signer, keyPEM := NewSSHKey(t)

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
-	"github.com/driftless-dev/driftless/render/internal/testtools"
+	"github.com/driftless-dev/driftless/internal/testtools"
 	"github.com/driftless-dev/driftless/source"
 )
 

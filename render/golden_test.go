@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/driftless-dev/driftless/render/internal/testtools"
+	"github.com/driftless-dev/driftless/internal/testtools"
 )
 
 // goldenRoot is the corpus: every path in its targets.txt is built by the real

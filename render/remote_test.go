@@ -2,13 +2,13 @@ package render
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/driftless-dev/driftless/gitopstest"
+	"github.com/driftless-dev/driftless/internal/testtools"
 )
 
 // TestRemoteBaseAllowed: with AllowRemoteBases a kustomization may build on a Git
@@ -16,9 +16,7 @@ import (
 // clones it into a temporary directory the sandbox then lets the build read. Such
 // renders are never cached (the remote may change without any local file changing).
 func TestRemoteBaseAllowed(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("kustomize clones remote bases with the git CLI, which is not installed")
-	}
+	testtools.Command(t, "git", "kustomize clones remote bases with the git CLI")
 	repo := gitopstest.NewRepo(t)
 	repo.WriteFiles(map[string]string{
 		"base/kustomization.yaml": "resources:\n- cm.yaml\n",

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/driftless-dev/driftless/gitopstest"
+	"github.com/driftless-dev/driftless/internal/testtools"
 )
 
 // The benchmarks run driftless and the git CLI side by side, in the same run, on the
@@ -34,9 +35,7 @@ const (
 // commits to it) served over HTTP.
 func benchOrigin(b *testing.B) (dir string, srv *gitopstest.GitHTTPServer) {
 	b.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		b.Skipf("git CLI not found: %v", err)
-	}
+	testtools.Command(b, "git", "the benchmarks run the git CLI beside driftless")
 	cached := generatedRepo(b)
 	dir = filepath.Join(b.TempDir(), "origin.git")
 	run(b, "", "cp", "-a", cached, dir)

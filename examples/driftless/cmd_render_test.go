@@ -12,36 +12,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/driftless-dev/driftless/internal/testtools"
 )
 
 const goldenRoot = "../../render/testdata/golden"
 
-// kustomizeBinary finds the kustomize CLI like render's tests do: $DRIFTLESS_KUSTOMIZE,
-// else the binary hack/kustomize.sh built; skipped when absent unless
-// DRIFTLESS_REQUIRE_TOOLS=1 (then hack/kustomize.sh builds it).
-func kustomizeBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("DRIFTLESS_KUSTOMIZE"); p != "" {
-		return p
-	}
-	script := "../../hack/kustomize.sh"
-	if out, err := exec.Command(script, "--print").Output(); err == nil {
-		if p := strings.TrimSpace(string(out)); p != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	if os.Getenv("DRIFTLESS_REQUIRE_TOOLS") != "1" {
-		t.Skip("kustomize CLI not found: set DRIFTLESS_KUSTOMIZE or run hack/kustomize.sh (DRIFTLESS_REQUIRE_TOOLS=1 makes this a failure)")
-	}
-	out, err := exec.Command(script).Output()
-	require.NoError(t, err, "hack/kustomize.sh")
-	return strings.TrimSpace(string(out))
-}
-
 func TestRenderCommandMatchesKustomize(t *testing.T) {
-	bin := kustomizeBinary(t)
+	bin := testtools.Kustomize.Find(t)
 	f, err := os.Open(filepath.Join(goldenRoot, "targets.txt"))
 	require.NoError(t, err)
 	defer f.Close()

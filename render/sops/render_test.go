@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/driftless-dev/driftless/internal/testtools"
 	"github.com/driftless-dev/driftless/render"
-	"github.com/driftless-dev/driftless/render/internal/testtools"
 )
 
 // The committed fixture: testdata/secret.sops.yaml was encrypted by the SOPS CLI

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/driftless-dev/driftless/render/internal/testtools"
+	"github.com/driftless-dev/driftless/internal/testtools"
 )
 
 const plainSecret = `apiVersion: v1

@@ -1,6 +1,7 @@
-// Package testtools finds the external tools render's tests compare against (the
-// kustomize and SOPS CLIs), built from the Go module proxy by the hack/ scripts into
-// a per-machine cache.
+// Package testtools finds the external tools the tests need: the reference CLIs they
+// compare against (kustomize, SOPS), built from the Go module proxy by the hack/
+// scripts into a per-machine cache, and system commands (git, ssh). A missing tool
+// skips the test, or fails it under DRIFTLESS_REQUIRE_TOOLS=1 (as `make test` runs).
 package testtools
 
 import (
@@ -60,6 +61,22 @@ func (tl Tool) Find(t testing.TB) string {
 		t.Fatalf("%s is required (%s=1) and %s failed: %v", tl.Name, RequireEnv, tl.Script, err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// Command returns the path of the system command name (git, ssh). When it is not
+// installed the test is skipped, saying why it needs it, or fails with
+// DRIFTLESS_REQUIRE_TOOLS=1.
+func Command(t testing.TB, name, why string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("%s is required (%s=1): %s: %v", name, RequireEnv, why, err)
+	}
+	t.Skipf("%s not found (%s): %v (%s=1 makes this a failure)", name, why, err, RequireEnv)
+	return ""
 }
 
 // RepoRoot returns the repository root (the directory holding go.mod).
