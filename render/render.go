@@ -109,14 +109,13 @@ func (r *Renderer) Render(ctx context.Context, root, path string, opts Options) 
 		// Validation needs no symlink-free root: every input is checked by the
 		// identity of the file it names now.
 		if absRoot, err := filepath.Abs(root); err == nil {
-			for _, set := range r.cache.Candidates(target) {
-				if m, ok := r.cache.Get(set.Key); ok && unchangedFast(absRoot, set, r.fps) {
-					r.hits.Add(1)
-					if log := logr.FromContextOrDiscard(ctx).V(1); log.Enabled() {
-						log.Info("render cache hit", "root", root, "path", rel, "digest", m.Digest)
-					}
-					return m, nil
+			m, ok := r.cached(target, func(set *InputSet) bool { return unchangedFast(absRoot, set, r.fps) })
+			if ok {
+				r.hits.Add(1)
+				if log := logr.FromContextOrDiscard(ctx).V(1); log.Enabled() {
+					log.Info("render cache hit", "root", root, "path", rel, "digest", m.Digest)
 				}
+				return m, nil
 			}
 		}
 	}
@@ -136,6 +135,16 @@ func (r *Renderer) Render(ctx context.Context, root, path string, opts Options) 
 	}
 	logr.FromContextOrDiscard(ctx).V(1).Info("rendered", "root", root, "path", rel, "objects", len(m.Objects), "digest", m.Digest)
 	return m, nil
+}
+
+// cached returns a cached render of target whose inputs unchanged accepts.
+func (r *Renderer) cached(target string, unchanged func(*InputSet) bool) (*Manifests, bool) {
+	for _, set := range r.cache.Candidates(target) {
+		if m, ok := r.cache.Get(set.Key); ok && unchanged(set) {
+			return m, true
+		}
+	}
+	return nil, false
 }
 
 // targetSalt is what keys a render besides its inputs: the cache version, the path

@@ -31,7 +31,8 @@ func (r *Renderer) RenderSnapshot(ctx context.Context, snap *source.Snapshot, pa
 			return m, nil
 		}
 		if files := r.indexes.get(snap); files != nil {
-			if m, ok := r.fromIndex(files, rel, optsDigest); ok {
+			unchanged := func(set *InputSet) bool { return unchangedInIndex(set, files) }
+			if m, ok := r.cached(renderTarget(rel, optsDigest), unchanged); ok {
 				r.renders.Add(1)
 				r.hits.Add(1)
 				r.indexHits.Add(1)

@@ -46,17 +46,6 @@ func (s *snapshotIndexes) get(snap *source.Snapshot) *source.Files {
 	return files
 }
 
-// fromIndex returns a cached render of rel whose inputs all observe the same values
-// in files.
-func (r *Renderer) fromIndex(files *source.Files, rel, optsDigest string) (*Manifests, bool) {
-	for _, set := range r.cache.Candidates(renderTarget(rel, optsDigest)) {
-		if m, ok := r.cache.Get(set.Key); ok && unchangedInIndex(set, files) {
-			return m, true
-		}
-	}
-	return nil, false
-}
-
 // unchangedInIndex reports whether every input of set observes its recorded value in
 // files.
 func unchangedInIndex(set *InputSet, files *source.Files) bool {
