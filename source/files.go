@@ -44,9 +44,6 @@ func (f *Files) Lookup(rel string) (FileInfo, bool) {
 	return FileInfo{Mode: e.mode, SHA256: e.sum}, true
 }
 
-// Len is the number of files and directories in the index (the root not counted).
-func (f *Files) Len() int { return len(f.m.entries) }
-
 // Files loads the snapshot's file index. It returns nil, and no error, when the
 // snapshot has none: a local directory snapshot, or one written by a version that did
 // not index directories.
